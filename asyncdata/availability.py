@@ -1,0 +1,240 @@
+"""The booking rules of SPEC section 6 as plain functions over plain values.
+
+Nothing here opens a session, builds a query or touches an ORM object. The
+repositories load the few rows that matter (the specialist's active windows for
+the weekday, whether the date is an active day off, the pending and confirmed
+bookings around that date) and pass them in as plain values. That way
+``create``, ``reschedule`` and ``get_available_slots`` share one definition of
+"bookable", slot search costs a fixed number of SQL statements however many
+bookings exist, and every rule, DST corner included, is testable without a
+database.
+
+Conventions: instants are timezone-aware; an :data:`Interval` is half-open
+``[start, end)`` in UTC, so back-to-back bookings do not overlap. Dates, times
+and :class:`Window` bounds are the specialist's local wall clock. The final
+word on overlaps still belongs to the database (:data:`OVERLAP_CONSTRAINT`);
+:func:`check_bookable` only gives the early, well-worded refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from asyncdata.errors import ConflictError, ValidationError
+from asyncdata.models.booking import BookingStatus
+from asyncdata.timezones import local_to_utc, utc_interval
+
+__all__ = [
+    "ALLOWED_MOVES",
+    "OVERLAP_CONSTRAINT",
+    "Interval",
+    "Window",
+    "check_bookable",
+    "check_move",
+    "free_slots",
+    "window_bounds",
+]
+
+OVERLAP_CONSTRAINT = "ex_bookings_no_overlap"
+"""Name of the database constraint that forbids overlapping active bookings."""
+
+Interval = tuple[datetime, datetime]
+"""``(start, end)``: the half-open span ``[start, end)`` of two UTC-aware instants."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One active weekly schedule window, ``[start, end)`` on the specialist's wall clock."""
+
+    start: time
+    end: time
+
+
+def window_bounds(on_date: date, window: Window, tz: ZoneInfo) -> Interval:
+    """The UTC instants at which ``window`` opens and closes on local date ``on_date``.
+
+    Never raises. A bound inside a spring-forward gap is read the zoneinfo way
+    (``fold=0``, the offset in force before the change), which moves it forward
+    by the gap's length; an ambiguous bound means its first occurrence. So the
+    result may be shorter or longer than the wall-clock length, and is empty
+    (``end <= start``) when a bound shifted past the other; such a window
+    accepts nothing.
+    """
+    return _instant(on_date, window.start, tz), _instant(on_date, window.end, tz)
+
+
+def check_bookable(
+    *,
+    on_date: date,
+    at: time,
+    duration_minutes: int,
+    tz: ZoneInfo,
+    windows: Sequence[Window],
+    day_off: bool,
+    busy: Sequence[Interval],
+    now: datetime,
+    enforce_availability: bool = True,
+) -> Interval:
+    """``(starts_at, ends_at)`` in UTC for a booking ``create`` may accept, else an error.
+
+    ``windows`` are the active windows of ``on_date``'s weekday, ``day_off``
+    whether ``on_date`` is an active day off, ``busy`` the UTC intervals of the
+    specialist's pending and confirmed bookings (the booking itself excluded when
+    rescheduling), ``now`` an aware instant. Checks, first failure wins:
+
+    1. ``duration_minutes < 1``: ValidationError, fields ``["duration_minutes"]``;
+    2. ``at`` skipped by a DST change: ValidationError, ``["booking_time"]``;
+    3. only if ``enforce_availability``: a day off, ``["booking_date"]``; a start
+       at or before ``now``, ``["booking_date", "booking_time"]``; an interval not
+       wholly inside one window's :func:`window_bounds`, ``["booking_time"]``;
+    4. always: an overlap with any busy interval (touching ends are fine):
+       ConflictError with ``constraint=OVERLAP_CONSTRAINT``, ``["booking_time"]``.
+    """
+    _require_minutes(duration_minutes, "duration_minutes")
+    starts_at, ends_at = utc_interval(on_date, at, duration_minutes, tz)
+    when = f"{on_date.isoformat()} {_hm(at)} ({tz}) for {duration_minutes} min"
+    if enforce_availability:
+        if day_off:
+            raise ValidationError(
+                f"booking_date: {on_date.isoformat()} is a day off of the specialist",
+                fields=["booking_date"],
+            )
+        if starts_at <= now:
+            raise ValidationError(
+                f"booking_date, booking_time: {when} is in the past "
+                f"(now is {now.astimezone(tz):%Y-%m-%d %H:%M} in {tz})",
+                fields=["booking_date", "booking_time"],
+            )
+        spans = (window_bounds(on_date, w, tz) for w in windows)
+        if not any(ws <= starts_at and ends_at <= we for ws, we in spans):
+            listed = ", ".join(f"{_hm(w.start)}-{_hm(w.end)}" for w in sorted(windows, key=_key))
+            raise ValidationError(
+                f"booking_time: {when} is not inside one schedule window; "
+                f"windows on {on_date.isoformat()}: {listed or 'none'}",
+                fields=["booking_time"],
+            )
+    for b_start, b_end in busy:
+        if max(starts_at, b_start) < min(ends_at, b_end):
+            raise ConflictError(
+                f"booking_time: {when} overlaps a booking from "
+                f"{b_start.astimezone(tz):%Y-%m-%d %H:%M} to {b_end.astimezone(tz):%H:%M}",
+                constraint=OVERLAP_CONSTRAINT,
+                fields=["booking_time"],
+            )
+    return starts_at, ends_at
+
+
+def free_slots(
+    *,
+    on_date: date,
+    tz: ZoneInfo,
+    windows: Sequence[Window],
+    day_off: bool,
+    busy: Sequence[Interval],
+    duration_minutes: int,
+    step_minutes: int | None,
+    now: datetime,
+) -> list[datetime]:
+    """Every start on ``on_date`` that :func:`check_bookable` would accept right now.
+
+    Candidates start at each window's opening and advance by ``step_minutes``
+    (default: ``duration_minutes``) of real elapsed time, so across a DST change
+    every slot still lasts exactly ``duration_minutes``. A candidate whose local
+    wall-clock time means another instant (the second pass through an ambiguous
+    hour) is left out, since ``create`` would read that time as the first pass.
+
+    Returns datetimes aware in ``tz``, ascending, without duplicates. Cost is
+    O(busy log busy + slots): ``busy`` is read once, filtered to the day and
+    swept. ``duration_minutes`` or ``step_minutes`` below 1: ValidationError
+    naming that field.
+    """
+    _require_minutes(duration_minutes, "duration_minutes")
+    if step_minutes is not None:
+        _require_minutes(step_minutes, "step_minutes")
+    duration = timedelta(minutes=duration_minutes)
+    step = timedelta(minutes=duration_minutes if step_minutes is None else step_minutes)
+    spans = [window_bounds(on_date, w, tz) for w in windows]
+    spans = [(ws, we) for ws, we in spans if ws + duration <= we]
+    if day_off or not spans:
+        return []
+    taken = _day_busy(busy, min(ws for ws, _ in spans), max(we for _, we in spans))
+    found: set[datetime] = set()
+    for ws, we in spans:
+        # taken[i] is the first busy interval not over by `start`: those before it have ended,
+        # those after it start no earlier, so the slot is free iff it ends by taken[i]'s start.
+        i = 0
+        start = ws
+        while start + duration <= we:
+            while i < len(taken) and taken[i][1] <= start:
+                i += 1
+            free = i == len(taken) or start + duration <= taken[i][0]
+            if free and start > now and _round_trips(start, on_date, tz):
+                found.add(start)
+            start += step
+    return [s.astimezone(tz) for s in sorted(found)]
+
+
+ALLOWED_MOVES: Mapping[BookingStatus, frozenset[BookingStatus]] = MappingProxyType(
+    {
+        BookingStatus.PENDING: frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED}),
+        BookingStatus.CONFIRMED: frozenset(
+            {BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW}
+        ),
+        BookingStatus.CANCELLED: frozenset(),
+        BookingStatus.COMPLETED: frozenset(),
+        BookingStatus.NO_SHOW: frozenset(),
+    }
+)
+"""Status -> the statuses it may move to (SPEC 6.5); read-only. Staying put is not a move."""
+
+
+def check_move(
+    current: BookingStatus, target: BookingStatus, *, booking_id: int | None = None
+) -> None:
+    """Return if ``current -> target`` is allowed, else ValidationError, fields ``["status"]``.
+
+    The message names both statuses, the booking id when given, and what is allowed instead.
+    """
+    allowed = ALLOWED_MOVES.get(current, frozenset())
+    if target in allowed:
+        return
+    who = "a booking" if booking_id is None else f"booking {booking_id}"
+    options = ", ".join(sorted(str(s) for s in allowed)) or f"nothing, {current} is final"
+    raise ValidationError(
+        f"status: cannot move {who} from {current} to {target}; allowed: {options}",
+        fields=["status"],
+    )
+
+
+def _instant(on_date: date, at: time, tz: ZoneInfo) -> datetime:
+    local = datetime.combine(on_date, at.replace(tzinfo=None), tzinfo=tz)
+    return local.replace(fold=0).astimezone(UTC)
+
+
+def _round_trips(instant: datetime, on_date: date, tz: ZoneInfo) -> bool:
+    """Whether the local wall time of ``instant`` on ``on_date`` reads back as ``instant``."""
+    local = instant.astimezone(tz)
+    return local.date() == on_date and local_to_utc(on_date, local.time(), tz) == instant
+
+
+def _day_busy(busy: Sequence[Interval], lo: datetime, hi: datetime) -> list[Interval]:
+    """The non-empty busy intervals meeting ``[lo, hi)``, sorted by start."""
+    return sorted((s, e) for s, e in busy if s < e and s < hi and lo < e)
+
+
+def _require_minutes(value: int, field: str) -> None:
+    if value < 1:
+        raise ValidationError(f"{field}: must be at least 1 minute, got {value!r}", fields=[field])
+
+
+def _key(window: Window) -> tuple[time, time]:
+    return window.start, window.end
+
+
+def _hm(at: time) -> str:
+    """``HH:MM``, or the full ISO form when ``at`` carries seconds."""
+    return at.isoformat(timespec="minutes" if not (at.second or at.microsecond) else "auto")

@@ -1,0 +1,21 @@
+"""The ORM models. Every relationship is ``lazy="raise"``: load it with ``load=``."""
+
+from asyncdata.models.admin_log import AdminLog
+from asyncdata.models.base import NAMING_CONVENTION, Base, UTCDateTime, utcnow
+from asyncdata.models.booking import Booking, BookingStatus
+from asyncdata.models.specialist import DayOff, Schedule, Specialist
+from asyncdata.models.user_session import UserSession
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AdminLog",
+    "Base",
+    "Booking",
+    "BookingStatus",
+    "DayOff",
+    "Schedule",
+    "Specialist",
+    "UTCDateTime",
+    "UserSession",
+    "utcnow",
+]

@@ -1,0 +1,110 @@
+"""A specialist and the two things that shape their week: schedules and days off."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from asyncdata.models.base import Base, TimestampMixin
+
+if TYPE_CHECKING:
+    from asyncdata.models.booking import Booking
+
+__all__ = ["DayOff", "Schedule", "Specialist"]
+
+_CHILDREN = "all, delete-orphan"
+
+
+class Specialist(TimestampMixin, Base):
+    """A bookable person. ``email`` is stored lower-cased, so uniqueness ignores case."""
+
+    __tablename__ = "specialists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(50))
+    specialization: Mapped[str | None] = mapped_column(String(200), index=True)
+    bio: Mapped[str | None] = mapped_column(Text)
+    languages: Mapped[str | None] = mapped_column(String(500))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    schedules: Mapped[list[Schedule]] = relationship(
+        back_populates="specialist",
+        cascade=_CHILDREN,
+        passive_deletes=True,
+        lazy="raise",
+        order_by="(Schedule.day_of_week, Schedule.start_time)",
+    )
+    days_off: Mapped[list[DayOff]] = relationship(
+        back_populates="specialist",
+        cascade=_CHILDREN,
+        passive_deletes=True,
+        lazy="raise",
+        order_by="DayOff.date",
+    )
+    bookings: Mapped[list[Booking]] = relationship(
+        back_populates="specialist",
+        cascade=_CHILDREN,
+        passive_deletes=True,
+        lazy="raise",
+        order_by="(Booking.starts_at, Booking.id)",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Specialist id={self.id} email={self.email!r}>"
+
+
+class Schedule(TimestampMixin, Base):
+    """A weekly window of work, in the specialist's local wall-clock time."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("day_of_week BETWEEN 0 AND 6", name="day_of_week"),
+        CheckConstraint("start_time < end_time", name="start_before_end"),
+        UniqueConstraint("specialist_id", "day_of_week", "start_time"),
+        Index("ix_schedules_specialist_id_day_of_week", "specialist_id", "day_of_week"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    specialist_id: Mapped[int] = mapped_column(ForeignKey("specialists.id", ondelete="CASCADE"))
+    day_of_week: Mapped[int] = mapped_column(SmallInteger)
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    specialist: Mapped[Specialist] = relationship(back_populates="schedules", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<Schedule id={self.id} day={self.day_of_week} {self.start_time}-{self.end_time}>"
+
+
+class DayOff(TimestampMixin, Base):
+    """A whole local date on which the specialist takes no bookings."""
+
+    __tablename__ = "days_off"
+    __table_args__ = (UniqueConstraint("specialist_id", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    specialist_id: Mapped[int] = mapped_column(ForeignKey("specialists.id", ondelete="CASCADE"))
+    date: Mapped[date] = mapped_column(index=True)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    specialist: Mapped[Specialist] = relationship(back_populates="days_off", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<DayOff id={self.id} specialist_id={self.specialist_id} date={self.date}>"

@@ -1,0 +1,33 @@
+"""A client's session, e.g. a chat bot conversation or a web login."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, Text, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from asyncdata.models.base import Base, TimestampMixin
+
+__all__ = ["UserSession"]
+
+
+class UserSession(TimestampMixin, Base):
+    """A session counts as inactive once ``expires_at`` has passed (``None`` never expires)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(128), unique=True)
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    client_email: Mapped[str | None] = mapped_column(String(320))
+    client_phone: Mapped[str | None] = mapped_column(String(50))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    def __repr__(self) -> str:
+        return f"<UserSession id={self.id} session_id={self.session_id!r}>"

@@ -1,0 +1,22 @@
+"""Awaitable repositories, one per model, over a caller-owned ``AsyncSession``."""
+
+from asyncdata.repositories.admin_log import AdminLogRepository
+from asyncdata.repositories.base import BATCH_SIZE, Repository
+from asyncdata.repositories.booking import BookingRepository
+from asyncdata.repositories.specialist import (
+    DayOffRepository,
+    ScheduleRepository,
+    SpecialistRepository,
+)
+from asyncdata.repositories.user_session import UserSessionRepository
+
+__all__ = [
+    "BATCH_SIZE",
+    "AdminLogRepository",
+    "BookingRepository",
+    "DayOffRepository",
+    "Repository",
+    "ScheduleRepository",
+    "SpecialistRepository",
+    "UserSessionRepository",
+]

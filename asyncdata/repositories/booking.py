@@ -1,0 +1,342 @@
+"""Bookings: placement by the booking rules, status moves and free slots.
+
+The rules themselves live in ``asyncdata.availability`` as plain functions;
+this module loads the rows they need (a fixed number of statements, whatever
+the number of bookings) and writes the result. The database has the last
+word on overlaps: an exclusion constraint on PostgreSQL, a trigger plus
+``BEGIN IMMEDIATE`` on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+
+from asyncdata.availability import (
+    Interval,
+    Window,
+    check_bookable,
+    check_move,
+    free_slots,
+    window_bounds,
+)
+from asyncdata.errors import ConflictError, NotFoundError, ValidationError
+from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
+from asyncdata.repositories.base import Repository
+from asyncdata.timezones import utc_interval, zone
+from asyncdata.validation import FieldRule, email, in_range
+
+__all__ = ["BookingRepository"]
+
+_PLACEMENT = ("specialist_id", "booking_date", "booking_time", "duration_minutes")
+_OCCUPYING = Booking.status != BookingStatus.CANCELLED
+
+
+@dataclass
+class _Calendar:
+    """What the rules need to know about the specialists involved in a write."""
+
+    specialists: dict[int, Specialist]
+    windows: dict[tuple[int, int], list[Window]] = field(default_factory=dict)
+    days_off: set[tuple[int, date]] = field(default_factory=set)
+
+
+class BookingRepository(Repository[Booking]):
+    model = Booking
+    default_order = ("starts_at",)
+    search_fields = ("client_name", "client_email", "client_phone", "notes")
+    rules: ClassVar[dict[str, FieldRule]] = {
+        "client_email": email,
+        "duration_minutes": in_range(1, 1440),
+    }
+
+    def active_clause(self) -> None:
+        """Bookings have no inactive state: a cancelled booking is still history."""
+        return None
+
+    async def create(
+        self, data: Mapping[str, Any], *, enforce_availability: bool = True
+    ) -> Booking:
+        """Book by the rules of spec section 6.
+
+        ``enforce_availability=False`` (administrator imports) skips the
+        schedule, day-off and future checks, never the overlap check.
+        """
+        return await super().create(data, enforce_availability=enforce_availability)
+
+    async def create_many(
+        self, rows: Iterable[Mapping[str, Any]], *, enforce_availability: bool = True
+    ) -> list[Booking]:
+        """All bookings or none; overlaps among them or with stored ones are a ConflictError."""
+        return await super().create_many(rows, enforce_availability=enforce_availability)
+
+    async def update(
+        self, id: int, data: Mapping[str, Any], *, enforce_availability: bool = True
+    ) -> Booking:
+        """Partial update; moving the booking re-checks the rules, a status change must be
+        an allowed move."""
+        return await super().update(id, data, enforce_availability=enforce_availability)
+
+    async def delete(self, id: int) -> Booking:
+        """Soft delete of a booking is cancelling it."""
+        return await self.cancel(id)
+
+    async def prepare(
+        self, values: dict[str, Any], current: Booking | None, **options: Any
+    ) -> dict[str, Any]:
+        if current is not None:
+            if "status" in values and values["status"] != current.status:
+                check_move(current.status, values["status"], booking_id=current.id)
+            if not any(k in values and values[k] != getattr(current, k) for k in _PLACEMENT):
+                return values
+            if current.status not in (BookingStatus.PENDING, BookingStatus.CONFIRMED):
+                raise ValidationError(
+                    f"booking id={current.id} is {current.status}: it can no longer be moved",
+                    fields=["status"],
+                )
+        merged = {k: getattr(current, k) for k in _PLACEMENT} if current is not None else {}
+        merged.update(values)
+        merged.setdefault("duration_minutes", 60)
+        enforce = bool(options.get("enforce_availability", True))
+        calendar = await self._calendar([merged], enforce=enforce)
+        tz = self._timezone(calendar, merged["specialist_id"])
+        starts_at, ends_at = utc_interval(
+            merged["booking_date"], merged["booking_time"], merged["duration_minutes"], tz
+        )
+        busy = await self._busy(merged["specialist_id"], starts_at, ends_at, current)
+        starts_at, ends_at = self._place(merged, calendar, enforce=enforce, busy=busy)
+        return {**values, "starts_at": starts_at, "ends_at": ends_at}
+
+    async def prepare_many(
+        self, rows: list[dict[str, Any]], **options: Any
+    ) -> list[dict[str, Any]]:
+        # Overlaps are left to the database constraint: one check for the whole batch.
+        enforce = bool(options.get("enforce_availability", True))
+        for row in rows:
+            row.setdefault("duration_minutes", 60)
+        calendar = await self._calendar(rows, enforce=enforce)
+        placed = []
+        for row in rows:
+            starts_at, ends_at = self._place(row, calendar, enforce=enforce, busy=())
+            placed.append({**row, "starts_at": starts_at, "ends_at": ends_at})
+        return placed
+
+    async def _calendar(self, rows: Sequence[Mapping[str, Any]], *, enforce: bool) -> _Calendar:
+        ids = {row["specialist_id"] for row in rows}
+        found = await self.session.scalars(
+            select(Specialist)
+            .where(Specialist.id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+        calendar = _Calendar(specialists={s.id: s for s in found})
+        if not enforce:
+            return calendar
+        dates = {row["booking_date"] for row in rows}
+        schedules = await self.session.execute(
+            select(
+                Schedule.specialist_id, Schedule.day_of_week, Schedule.start_time, Schedule.end_time
+            )
+            .where(Schedule.specialist_id.in_(ids), Schedule.is_active.is_(True))
+            .order_by(Schedule.start_time)
+        )
+        for sid, day, start, end in schedules:
+            calendar.windows.setdefault((sid, day), []).append(Window(start, end))
+        days_off = await self.session.execute(
+            select(DayOff.specialist_id, DayOff.date).where(
+                DayOff.specialist_id.in_(ids),
+                DayOff.date.in_(dates),
+                DayOff.is_active.is_(True),
+            )
+        )
+        calendar.days_off = {(sid, day) for sid, day in days_off}
+        return calendar
+
+    @staticmethod
+    def _timezone(calendar: _Calendar, specialist_id: int) -> ZoneInfo:
+        """The zone of a specialist that may take bookings; raises for a missing or inactive one."""
+        specialist = calendar.specialists.get(specialist_id)
+        if specialist is None:
+            raise NotFoundError(
+                f"specialist_id={specialist_id!r} not found", fields=["specialist_id"]
+            )
+        if not specialist.is_active:
+            raise ValidationError(
+                f"specialist_id={specialist_id!r} is inactive and takes no bookings",
+                fields=["specialist_id"],
+            )
+        return zone(specialist.timezone)
+
+    def _place(
+        self,
+        row: Mapping[str, Any],
+        calendar: _Calendar,
+        *,
+        enforce: bool,
+        busy: Sequence[Interval],
+    ) -> Interval:
+        sid, on_date = row["specialist_id"], row["booking_date"]
+        return check_bookable(
+            on_date=on_date,
+            at=row["booking_time"],
+            duration_minutes=row["duration_minutes"],
+            tz=self._timezone(calendar, sid),
+            windows=calendar.windows.get((sid, on_date.weekday()), []),
+            day_off=(sid, on_date) in calendar.days_off,
+            busy=busy,
+            now=utcnow(),
+            enforce_availability=enforce,
+        )
+
+    async def _busy(
+        self, specialist_id: int, starts_at: datetime, ends_at: datetime, current: Booking | None
+    ) -> list[Interval]:
+        stmt = select(Booking.starts_at, Booking.ends_at).where(
+            Booking.specialist_id == specialist_id,
+            _OCCUPYING,
+            Booking.starts_at < ends_at,
+            Booking.ends_at > starts_at,
+        )
+        if current is not None:
+            stmt = stmt.where(Booking.id != current.id)
+        return [(s, e) for s, e in await self.session.execute(stmt)]
+
+    # -- status moves -----------------------------------------------------------
+
+    async def _move(self, id: int, target: BookingStatus, note: str | None = None) -> Booking:
+        """Compare-and-set: the update only applies if the status is still the one checked."""
+        async with self.writing({"id": id, "status": target}):
+            seen = await self.session.scalar(select(Booking.status).where(Booking.id == id))
+            if seen is None:
+                raise NotFoundError(f"Booking id={id!r} not found", fields=["id"])
+            check_move(seen, target, booking_id=id)
+            changes: dict[str, Any] = {"status": target, "updated_at": utcnow()}
+            if note:
+                changes["notes"] = func.coalesce(Booking.notes + "\n", "") + note
+            stmt = (
+                update(Booking)
+                .where(Booking.id == id, Booking.status == seen)
+                .values(changes)
+                .returning(Booking)
+                .execution_options(populate_existing=True)
+            )
+            row = (await self.session.scalars(stmt)).one_or_none()
+            if row is None:
+                raise ConflictError(
+                    f"booking id={id} changed concurrently (it was {seen}); {target} not applied",
+                    fields=["status"],
+                )
+        return row
+
+    async def confirm(self, id: int) -> Booking:
+        """pending → confirmed."""
+        return await self._move(id, BookingStatus.CONFIRMED)
+
+    async def cancel(self, id: int, reason: str | None = None) -> Booking:
+        """pending or confirmed → cancelled; the slot is free at once. ``reason`` is
+        appended to ``notes`` as ``Cancelled: <reason>``."""
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationError(f"reason={reason!r}: must be text", fields=["reason"])
+        return await self._move(id, BookingStatus.CANCELLED, reason and f"Cancelled: {reason}")
+
+    async def complete(self, id: int) -> Booking:
+        """confirmed → completed."""
+        return await self._move(id, BookingStatus.COMPLETED)
+
+    async def mark_no_show(self, id: int) -> Booking:
+        """confirmed → no_show."""
+        return await self._move(id, BookingStatus.NO_SHOW)
+
+    async def reschedule(
+        self,
+        id: int,
+        booking_date: date,
+        booking_time: time,
+        duration_minutes: int | None = None,
+    ) -> Booking:
+        """Move a pending or confirmed booking, by the same rules as ``create``."""
+        data: dict[str, Any] = {"booking_date": booking_date, "booking_time": booking_time}
+        if duration_minutes is not None:
+            data["duration_minutes"] = duration_minutes
+        return await self.update(id, data)
+
+    # -- queries ----------------------------------------------------------------
+
+    async def get_by_specialist(
+        self,
+        specialist_id: int,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        statuses: Iterable[BookingStatus | str] | None = None,
+    ) -> list[Booking]:
+        """The specialist's bookings, chronological, optionally by local date range and status."""
+        conditions = [Booking.specialist_id == specialist_id]
+        if date_from is not None:
+            conditions.append(Booking.booking_date >= date_from)
+        if date_to is not None:
+            conditions.append(Booking.booking_date <= date_to)
+        if statuses is not None:
+            conditions.append(Booking.status.in_([self._status(s) for s in statuses]))
+        return await self.list_where(*conditions)
+
+    async def get_by_date(self, on_date: date) -> list[Booking]:
+        """Every booking on a local date, chronological."""
+        return await self.list_where(Booking.booking_date == on_date)
+
+    async def get_by_client_email(self, address: str) -> list[Booking]:
+        """A client's bookings, whatever the letter case of the address."""
+        return await self.list_where(Booking.client_email == str(address).strip().lower())
+
+    async def get_by_status(self, status: BookingStatus | str) -> list[Booking]:
+        """Bookings in one status, chronological."""
+        return await self.list_where(Booking.status == self._status(status))
+
+    def _status(self, status: BookingStatus | str) -> BookingStatus:
+        return self._checked("status", status)  # type: ignore[no-any-return]
+
+    async def get_available_slots(
+        self,
+        specialist_id: int,
+        on_date: date,
+        *,
+        duration_minutes: int = 60,
+        step_minutes: int | None = None,
+    ) -> list[datetime]:
+        """Start times (aware, in the specialist's zone) that ``create`` would accept now.
+
+        Four statements whatever the number of bookings: the specialist, its
+        windows, its day off, and the bookings overlapping those windows.
+        """
+        calendar = await self._run(
+            self._calendar(
+                [{"specialist_id": specialist_id, "booking_date": on_date}], enforce=True
+            )
+        )
+        specialist = calendar.specialists.get(specialist_id)
+        if specialist is None:
+            raise NotFoundError(
+                f"specialist_id={specialist_id!r} not found", fields=["specialist_id"]
+            )
+        windows = calendar.windows.get((specialist_id, on_date.weekday()), [])
+        if not specialist.is_active or not windows:
+            return []
+        tz = zone(specialist.timezone)
+        bounds = [window_bounds(on_date, window, tz) for window in windows]
+        day_start = min(start for start, _ in bounds)
+        day_end = max(end for _, end in bounds)
+        busy = await self._run(self._busy(specialist_id, day_start, day_end, None))
+        return free_slots(
+            on_date=on_date,
+            tz=tz,
+            windows=windows,
+            day_off=(specialist_id, on_date) in calendar.days_off,
+            busy=busy,
+            duration_minutes=duration_minutes,
+            step_minutes=step_minutes,
+            now=utcnow(),
+        )

@@ -1,0 +1,151 @@
+"""Specialists, their weekly schedules and their days off."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+
+from sqlalchemy import func, literal, select
+
+from asyncdata.errors import ConflictError, ValidationError
+from asyncdata.models import DayOff, Schedule, Specialist
+from asyncdata.repositories.base import Repository
+from asyncdata.sql import unicode_lower
+from asyncdata.validation import FieldRule, email, in_range, timezone_name
+
+__all__ = ["DayOffRepository", "ScheduleRepository", "SpecialistRepository"]
+
+
+class SpecialistRepository(Repository[Specialist]):
+    model = Specialist
+    default_order = ("name",)
+    search_fields = ("name", "email", "specialization", "bio", "languages")
+    rules: ClassVar[dict[str, FieldRule]] = {"email": email, "timezone": timezone_name}
+
+    async def get_by_email(
+        self, address: str, *, include_inactive: bool = False
+    ) -> Specialist | None:
+        """The specialist with this email, whatever its letter case."""
+        return await self.first_where(
+            Specialist.email == str(address).strip().lower(), include_inactive=include_inactive
+        )
+
+    async def get_by_specialization(
+        self, text: str, *, include_inactive: bool = False
+    ) -> list[Specialist]:
+        """Specialists whose specialization equals ``text``, ignoring case."""
+        return await self.list_where(
+            unicode_lower(Specialist.specialization) == str(text).strip().lower(),
+            include_inactive=include_inactive,
+        )
+
+    async def get_by_language(
+        self, language: str, *, include_inactive: bool = False
+    ) -> list[Specialist]:
+        """Specialists listing ``language`` among their comma-separated languages, ignoring case."""
+        wanted = "".join(str(language).lower().split())
+        if not wanted:
+            return []
+        # Spaces are dropped on both sides, so "English, Spanish" lists "spanish".
+        listed = func.replace(literal(",") + unicode_lower(Specialist.languages) + ",", " ", "")
+        return await self.list_where(
+            listed.contains(f",{wanted},", autoescape=True), include_inactive=include_inactive
+        )
+
+
+class ScheduleRepository(Repository[Schedule]):
+    model = Schedule
+    default_order = ("specialist_id", "day_of_week", "start_time")
+    rules: ClassVar[dict[str, FieldRule]] = {"day_of_week": in_range(0, 6)}
+
+    async def prepare(
+        self, values: dict[str, Any], current: Schedule | None, **options: Any
+    ) -> dict[str, Any]:
+        """Start before end, and no overlap with another active window of that day."""
+        fields = ("specialist_id", "day_of_week", "start_time", "end_time", "is_active")
+        merged = _merged(values, current, fields)
+        if merged["start_time"] >= merged["end_time"]:
+            raise ValidationError(
+                f"start_time={merged['start_time']} must be before end_time={merged['end_time']}",
+                fields=["start_time", "end_time"],
+            )
+        if merged.get("is_active", True):
+            await self._lock_specialist(merged["specialist_id"])
+            clash = await self.first_where(
+                Schedule.specialist_id == merged["specialist_id"],
+                Schedule.day_of_week == merged["day_of_week"],
+                Schedule.start_time < merged["end_time"],
+                Schedule.end_time > merged["start_time"],
+                Schedule.id != (current.id if current is not None else -1),
+            )
+            if clash is not None:
+                raise ConflictError(
+                    f"window {merged['start_time']}-{merged['end_time']} on day "
+                    f"{merged['day_of_week']} overlaps active window "
+                    f"{clash.start_time}-{clash.end_time} (schedule id={clash.id})",
+                    constraint="schedule_overlap",
+                    fields=["start_time", "end_time"],
+                )
+        return values
+
+    async def _lock_specialist(self, specialist_id: int) -> None:
+        # Serialises window checks per specialist on PostgreSQL (SQLite writes are serial already).
+        stmt = select(Specialist.id).where(Specialist.id == specialist_id).with_for_update()
+        await self.session.execute(stmt)
+
+    async def get_by_specialist(
+        self, specialist_id: int, *, include_inactive: bool = False
+    ) -> list[Schedule]:
+        """The specialist's weekly windows, Monday first."""
+        return await self.list_where(
+            Schedule.specialist_id == specialist_id, include_inactive=include_inactive
+        )
+
+    async def get_by_day(
+        self, specialist_id: int, day_of_week: int, *, include_inactive: bool = False
+    ) -> list[Schedule]:
+        """The specialist's windows on one weekday (0 = Monday), earliest first."""
+        return await self.list_where(
+            Schedule.specialist_id == specialist_id,
+            Schedule.day_of_week == day_of_week,
+            include_inactive=include_inactive,
+        )
+
+
+class DayOffRepository(Repository[DayOff]):
+    model = DayOff
+    default_order = ("date", "specialist_id")
+
+    async def get_by_specialist(
+        self,
+        specialist_id: int,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        include_inactive: bool = False,
+    ) -> list[DayOff]:
+        """The specialist's days off, optionally between two dates inclusive."""
+        conditions = [DayOff.specialist_id == specialist_id]
+        if date_from is not None:
+            conditions.append(DayOff.date >= date_from)
+        if date_to is not None:
+            conditions.append(DayOff.date <= date_to)
+        return await self.list_where(*conditions, include_inactive=include_inactive)
+
+    async def get_by_date(self, on_date: date, *, include_inactive: bool = False) -> list[DayOff]:
+        """Every specialist's day off on ``on_date``."""
+        return await self.list_where(DayOff.date == on_date, include_inactive=include_inactive)
+
+    async def is_day_off(self, specialist_id: int, on_date: date) -> bool:
+        """Whether the specialist has an active day off on ``on_date``."""
+        found = await self.first_where(
+            DayOff.specialist_id == specialist_id, DayOff.date == on_date
+        )
+        return found is not None
+
+
+def _merged(values: dict[str, Any], current: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The row as it will be after the write: new values over the stored ones."""
+    merged = {name: getattr(current, name) for name in names} if current is not None else {}
+    merged.update(values)
+    return merged

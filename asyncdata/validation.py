@@ -1,0 +1,197 @@
+"""Checking and normalising caller input before it reaches the database.
+
+Field types, nullability, required-ness and lengths are read from the model's
+columns, so every model gets the same checks without restating them; the few
+rules a column cannot express (an email's shape, a timezone's existence) are
+plain functions named per field by each repository.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, String, inspect
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from asyncdata.errors import ValidationError
+from asyncdata.timezones import zone
+
+__all__ = [
+    "MANAGED_FIELDS",
+    "FieldRule",
+    "FieldSpec",
+    "check_input",
+    "email",
+    "field_specs",
+    "in_range",
+    "timezone_name",
+]
+
+FieldRule = Callable[[Any], Any]
+"""Takes a type-checked value, returns it normalised or raises ValueError with the reason."""
+
+MANAGED_FIELDS = frozenset({"id", "created_at", "updated_at", "starts_at", "ends_at"})
+"""Columns the library sets itself; a caller naming one gets a ValidationError."""
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """What a column accepts, read once from the model."""
+
+    name: str
+    python_type: type
+    nullable: bool
+    required: bool
+    max_length: int | None
+
+
+def _python_type(column_type: TypeEngine[Any]) -> type:
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if isinstance(column_type, JSON):
+        return dict
+    return column_type.python_type
+
+
+@cache
+def field_specs(model: type[DeclarativeBase]) -> Mapping[str, FieldSpec]:
+    """The caller-settable columns of ``model``, keyed by attribute name."""
+    specs: dict[str, FieldSpec] = {}
+    for attr in inspect(model).column_attrs:
+        column = attr.columns[0]
+        if attr.key in MANAGED_FIELDS:
+            continue
+        has_default = column.default is not None or column.server_default is not None
+        specs[attr.key] = FieldSpec(
+            name=attr.key,
+            python_type=_python_type(column.type),
+            nullable=bool(column.nullable),
+            required=not column.nullable and not has_default,
+            max_length=column.type.length if isinstance(column.type, String) else None,
+        )
+    return specs
+
+
+def _type_name(kind: type) -> str:
+    return {dict: "JSON object", str: "text", int: "integer", bool: "boolean"}.get(
+        kind, kind.__name__
+    )
+
+
+def _coerce(spec: FieldSpec, value: Any) -> Any:
+    """``value`` checked against the column type; raises ValueError with the reason."""
+    kind = spec.python_type
+    if issubclass(kind, enum.Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(str(member.value) for member in kind)
+            raise ValueError(f"must be one of {allowed}") from None
+    if kind is dict:
+        if not isinstance(value, dict | list):
+            raise ValueError("must be a JSON object or list")
+        return value
+    ok = isinstance(value, kind)
+    if kind is int or kind is float:
+        ok = ok and not isinstance(value, bool)
+    if kind is date:
+        ok = ok and not isinstance(value, datetime)
+    if not ok:
+        raise ValueError(f"must be {_type_name(kind)}, got {type(value).__name__}")
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError("must be timezone-aware (a naive datetime has no defined instant)")
+    if isinstance(value, time) and value.tzinfo is not None:
+        raise ValueError("must be a wall-clock time without tzinfo")
+    if isinstance(value, str):
+        if not spec.nullable and not value.strip():
+            raise ValueError("must not be empty")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise ValueError(f"must be at most {spec.max_length} characters")
+    return value
+
+
+def check_input(
+    model: type[DeclarativeBase],
+    data: Mapping[str, Any],
+    *,
+    partial: bool,
+    rules: Mapping[str, FieldRule] = {},
+) -> dict[str, Any]:
+    """Validated, normalised copy of ``data`` for ``model``.
+
+    ``partial`` (an update) skips the required-field check. Raises one
+    ValidationError naming every field at fault and its value.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"data must be a mapping, got {type(data).__name__}")
+    specs = field_specs(model)
+    unknown = sorted(str(key) for key in data if key not in specs)
+    if unknown:
+        raise ValidationError(
+            f"unknown or read-only field(s) for {model.__name__}: {', '.join(unknown)}",
+            fields=unknown,
+        )
+    clean: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in data.items():
+        spec = specs[key]
+        try:
+            if value is None:
+                if not spec.nullable:
+                    raise ValueError("must not be null")
+                clean[key] = None
+                continue
+            value = _coerce(spec, value)
+            rule = rules.get(key)
+            clean[key] = rule(value) if rule is not None else value
+        except ValueError as exc:
+            problems.append((key, f"{key}={value!r}: {exc}"))
+    if not partial:
+        problems.extend(
+            (name, f"{name} is required")
+            for name, spec in specs.items()
+            if spec.required and name not in data
+        )
+    if problems:
+        raise ValidationError(
+            "; ".join(message for _, message in problems), fields=[k for k, _ in problems]
+        )
+    return clean
+
+
+def email(value: str) -> str:
+    """An address of the shape ``local@domain.tld``, stored trimmed and lower-cased."""
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueError("is not a valid email address")
+    return value
+
+
+def timezone_name(value: str) -> str:
+    """An IANA timezone name that this machine's tz database knows."""
+    value = value.strip()
+    try:
+        zone(value)
+    except ValidationError:
+        raise ValueError("is not a known IANA timezone") from None
+    return value
+
+
+def in_range(low: int, high: int) -> FieldRule:
+    """A rule accepting integers from ``low`` to ``high`` inclusive."""
+
+    def rule(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return rule
