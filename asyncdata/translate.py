@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, UniqueConstraint
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
 from asyncdata.errors import AsyncDataError, ConflictError, NotFoundError, ValidationError
 from asyncdata.models import Base
@@ -40,12 +41,14 @@ def _constraints() -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {OVERLAP_CONSTRAINT: ("booking_date", "booking_time")}
     for table in Base.metadata.tables.values():
         for constraint in table.constraints:
-            if isinstance(constraint.name, str):
-                found[constraint.name] = tuple(c.name for c in constraint.columns) or tuple(
-                    c.name
-                    for c in table.columns
-                    if c.name in str(getattr(constraint, "sqltext", ""))
-                )
+            if not isinstance(constraint.name, str):
+                continue
+            if isinstance(constraint, CheckConstraint):
+                # A CHECK names no columns; the ones its SQL mentions are the culprits.
+                sql = str(constraint.sqltext)
+                found[constraint.name] = tuple(c.name for c in table.columns if c.name in sql)
+            elif isinstance(constraint, ColumnCollectionConstraint):
+                found[constraint.name] = tuple(c.name for c in constraint.columns)
     return found
 
 

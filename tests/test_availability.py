@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from asyncdata.availability import (
@@ -440,8 +440,16 @@ def reference_slots(
     return [s.astimezone(tz) for s in sorted(found)]
 
 
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
-DST_DAYS = [BERLIN_SPRING, BERLIN_FALL, NY_SPRING, NY_FALL, LH_FALL, LH_SPRING]
+# Each zone with the days its clocks change (none in UTC and Asia/Kolkata); half the drawn
+# dates are one of the zone's own DST days, so gaps and repeated hours come up often.
+DST_DAYS: dict[str, list[date]] = {
+    "UTC": [],
+    "Europe/Berlin": [BERLIN_SPRING, BERLIN_FALL, date(2027, 3, 28), date(2027, 10, 31)],
+    "America/New_York": [NY_SPRING, NY_FALL],
+    "Asia/Kolkata": [],
+    "Australia/Lord_Howe": [LH_FALL, LH_SPRING],
+}
+ANY_DAY = st.dates(date(2026, 1, 1), date(2027, 12, 31))
 minute_of_day = st.one_of(
     st.integers(0, 1439), st.sampled_from([0, 60, 90, 120, 150, 180, 210, 240, 1439])
 )
@@ -477,9 +485,9 @@ class Scenario:
 
 @st.composite
 def scenarios(draw: st.DrawFn, step: st.SearchStrategy[int | None] | None = None) -> Scenario:
-    on_date = draw(
-        st.one_of(st.sampled_from(DST_DAYS), st.dates(date(2026, 1, 1), date(2027, 12, 31)))
-    )
+    zone_name = draw(st.sampled_from(sorted(DST_DAYS)))
+    days = DST_DAYS[zone_name]
+    on_date = draw(st.one_of(st.sampled_from(days), ANY_DAY) if days else ANY_DAY)
     base = datetime.combine(on_date, time(0), tzinfo=UTC)
     windows = [
         Window(as_time(a), as_time(b))
@@ -498,7 +506,7 @@ def scenarios(draw: st.DrawFn, step: st.SearchStrategy[int | None] | None = None
     now_offset = draw(st.one_of(st.just(-(10**6)), st.integers(-2880, 2880)))
     return Scenario(
         on_date=on_date,
-        tz=ZoneInfo(draw(st.sampled_from(ZONES))),
+        tz=ZoneInfo(zone_name),
         windows=windows,
         day_off=draw(st.sampled_from([False, False, False, True])),
         busy=busy,
@@ -511,8 +519,17 @@ def scenarios(draw: st.DrawFn, step: st.SearchStrategy[int | None] | None = None
 PROPERTY = settings(max_examples=200, deadline=None, database=None)
 
 
+def fixed(on_date: date, zone_name: str, windows: list[Window], step: int | None) -> Scenario:
+    return Scenario(on_date, ZoneInfo(zone_name), windows, False, [], 30, step, LONG_AGO)
+
+
 @PROPERTY
 @given(scenarios())
+@example(fixed(BERLIN_FALL, "Europe/Berlin", [EARLY], None))
+@example(fixed(NY_FALL, "America/New_York", [EARLY, Window(time(1), time(2))], 15))
+@example(fixed(LH_FALL, "Australia/Lord_Howe", [EARLY], 7))
+@example(fixed(BERLIN_SPRING, "Europe/Berlin", [Window(time(2, 30), time(5))], None))
+@example(fixed(LH_SPRING, "Australia/Lord_Howe", [Window(time(1), time(2, 15))], 1))
 def test_free_slots_match_brute_force(sc: Scenario) -> None:
     expected = reference_slots(
         sc.on_date, sc.tz, sc.windows, sc.day_off, sc.busy, sc.duration, sc.step, sc.now

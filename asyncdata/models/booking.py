@@ -109,5 +109,7 @@ _GUARDS = {
 for _dialect, _statements in _GUARDS.items():
     for _statement in _statements:
         event.listen(
-            Booking.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
+            Booking.__table__,
+            "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from sqlalchemy import Select, delete, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -92,8 +92,8 @@ class Repository(Generic[ModelT]):
         async with self.writing(values):
             values = await self.prepare(values, None, **options)
             stmt = insert(self.model).values(values).returning(self.model)
-            row: ModelT = (await self.session.scalars(stmt)).one()
-        return row
+            row = (await self.session.scalars(stmt)).one()
+        return cast(ModelT, row)
 
     async def create_many(self, rows: Iterable[Mapping[str, Any]], **options: Any) -> list[ModelT]:
         """Insert all rows or none, in batched multi-row INSERTs; returns them in input order."""
@@ -122,8 +122,8 @@ class Repository(Generic[ModelT]):
                 .returning(self.model)
                 .execution_options(populate_existing=True)
             )
-            row: ModelT = (await self.session.scalars(stmt)).one()
-        return row
+            row = (await self.session.scalars(stmt)).one()
+        return cast(ModelT, row)
 
     async def delete(self, id: int) -> ModelT:
         """Soft delete: the row stays, marked inactive."""
@@ -143,10 +143,11 @@ class Repository(Generic[ModelT]):
     async def get_by_id(self, id: int, *, load: Sequence[str] = ()) -> ModelT | None:
         """The row with this id, active or not, or None."""
         if not load:
-            return await self._run(self.session.get(self.model, id))
-        stmt = self._select(load=load).where(self._pk == id)
-        stmt = stmt.execution_options(populate_existing=True)
-        return (await self._scalars(stmt)).first()
+            found = await self._run(self.session.get(self.model, id))
+        else:
+            stmt = self._select(load=load).where(self._pk == id)
+            found = (await self._scalars(stmt.execution_options(populate_existing=True))).first()
+        return cast(ModelT | None, found)
 
     async def get_all(
         self,
@@ -211,11 +212,11 @@ class Repository(Generic[ModelT]):
     ) -> ModelT | None:
         """The first row ``list_where`` would return, or None."""
         stmt = self._select(*conditions, include_inactive=include_inactive)
-        return (await self._scalars(stmt.limit(1))).first()
+        return cast(ModelT | None, (await self._scalars(stmt.limit(1))).first())
 
     @property
     def _pk(self) -> Any:
-        return self.model.__table__.c.id  # type: ignore[attr-defined]
+        return self.model.__table__.c.id
 
     def _select(
         self,
@@ -223,14 +224,14 @@ class Repository(Generic[ModelT]):
         include_inactive: bool = False,
         order_by: str | Sequence[str] | None = None,
         load: Sequence[str] = (),
-    ) -> Select[tuple[ModelT]]:
-        stmt: Select[tuple[ModelT]] = select(self.model).where(*conditions)  # type: ignore[arg-type]
+    ) -> Select[Any]:
+        stmt = select(self.model).where(*conditions)
         if not include_inactive and (active := self.active_clause()) is not None:
             stmt = stmt.where(active)
         return stmt.order_by(*self._order(order_by)).options(*self._load(load))
 
     def _column(self, name: str, purpose: str) -> Any:
-        columns = self.model.__table__.c  # type: ignore[attr-defined]
+        columns = self.model.__table__.c
         if not isinstance(name, str) or name not in columns:
             raise ValidationError(
                 f"{purpose}: {self.model.__name__} has no column {name!r}", fields=[str(name)]

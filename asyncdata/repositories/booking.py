@@ -60,7 +60,7 @@ class BookingRepository(Repository[Booking]):
         return None
 
     async def create(
-        self, data: Mapping[str, Any], *, enforce_availability: bool = True
+        self, data: Mapping[str, Any], *, enforce_availability: bool = True, **options: Any
     ) -> Booking:
         """Book by the rules of spec section 6.
 
@@ -70,13 +70,22 @@ class BookingRepository(Repository[Booking]):
         return await super().create(data, enforce_availability=enforce_availability)
 
     async def create_many(
-        self, rows: Iterable[Mapping[str, Any]], *, enforce_availability: bool = True
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        enforce_availability: bool = True,
+        **options: Any,
     ) -> list[Booking]:
         """All bookings or none; overlaps among them or with stored ones are a ConflictError."""
         return await super().create_many(rows, enforce_availability=enforce_availability)
 
     async def update(
-        self, id: int, data: Mapping[str, Any], *, enforce_availability: bool = True
+        self,
+        id: int,
+        data: Mapping[str, Any],
+        *,
+        enforce_availability: bool = True,
+        **options: Any,
     ) -> Booking:
         """Partial update; moving the booking re-checks the rules, a status change must be
         an allowed move."""

@@ -1,0 +1,179 @@
+"""``asyncdata demo``: sample specialists, schedules and bookings, shown as small tables.
+
+Safe to run twice: rows that exist already (same email, same window, same
+booking) are reused, not duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
+from datetime import date, time, timedelta
+
+from asyncdata.config import load_settings
+from asyncdata.database import dispose_engine, get_db, init_db, transaction
+from asyncdata.errors import ConflictError
+from asyncdata.models import Booking, Specialist
+from asyncdata.repositories import (
+    BookingRepository,
+    DayOffRepository,
+    ScheduleRepository,
+    SpecialistRepository,
+)
+
+__all__ = ["run_demo"]
+
+SPECIALISTS = [
+    {
+        "name": "Dr. Élodie Martin",
+        "email": "elodie.martin@example.com",
+        "specialization": "Cardiology",
+        "languages": "French, English",
+        "timezone": "Europe/Paris",
+        "bio": "Heart health and prevention.",
+    },
+    {
+        "name": "Dr. Sam Okafor",
+        "email": "sam.okafor@example.com",
+        "specialization": "Dermatology",
+        "languages": "English, Spanish",
+        "timezone": "America/New_York",
+        "bio": "Skin care for all ages.",
+    },
+]
+WINDOWS = [(time(9), time(12)), (time(13), time(17))]
+CLIENTS = [("Ana Souza", "ana@example.com"), ("Ben Weiss", "ben@example.com")]
+
+
+def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain-text table with a title line, for terminals."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
+    line = "  ".join("-" * w for w in widths)
+    out = [f"\n{title}", "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), line]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    if not cells:
+        out.append("(none)")
+    return "\n".join(line.rstrip() for line in out)
+
+
+def next_monday(today: date) -> date:
+    return today + timedelta(days=7 - today.weekday())
+
+
+async def _specialist(repo: SpecialistRepository, data: Mapping[str, object]) -> Specialist:
+    found = await repo.get_by_email(str(data["email"]), include_inactive=True)
+    return found if found is not None else await repo.create(data)
+
+
+async def seed(monday: date) -> list[Specialist]:
+    """Create (or find) the sample rows; returns the specialists."""
+    async with get_db() as db:
+        specialists = SpecialistRepository(db)
+        schedules = ScheduleRepository(db)
+        bookings = BookingRepository(db)
+        result = []
+        async with transaction(db):
+            for data in SPECIALISTS:
+                specialist = await _specialist(specialists, data)
+                result.append(specialist)
+                if not await schedules.get_by_specialist(specialist.id, include_inactive=True):
+                    await schedules.create_many(
+                        {
+                            "specialist_id": specialist.id,
+                            "day_of_week": day,
+                            "start_time": start,
+                            "end_time": end,
+                        }
+                        for day in range(5)
+                        for start, end in WINDOWS
+                    )
+            first = result[0]
+            if not await DayOffRepository(db).is_day_off(first.id, monday + timedelta(days=2)):
+                await DayOffRepository(db).create(
+                    {
+                        "specialist_id": first.id,
+                        "date": monday + timedelta(days=2),
+                        "reason": "Conference",
+                    }
+                )
+        for specialist, (client, email) in zip(result, CLIENTS, strict=True):
+            for day, at in ((0, time(9)), (1, time(14))):
+                with suppress(ConflictError):  # booked by an earlier run
+                    await bookings.create(
+                        {
+                            "specialist_id": specialist.id,
+                            "client_name": client,
+                            "client_email": email,
+                            "booking_date": monday + timedelta(days=day),
+                            "booking_time": at,
+                            "duration_minutes": 60,
+                        }
+                    )
+        return result
+
+
+def _slots_row(on_date: date, slots: Sequence[object]) -> list[object]:
+    shown = ", ".join(s.strftime("%H:%M") for s in slots)  # type: ignore[attr-defined]
+    return [on_date.strftime("%a %d %b"), len(slots), shown or "-"]
+
+
+async def report(specialists: Sequence[Specialist], monday: date) -> None:
+    async with get_db() as db:
+        found = await SpecialistRepository(db).search("card")
+        print(
+            table(
+                'Specialists matching "card"',
+                ["id", "name", "specialization", "languages", "timezone"],
+                [[s.id, s.name, s.specialization, s.languages, s.timezone] for s in found],
+            )
+        )
+        repo = BookingRepository(db)
+        for specialist in specialists:
+            rows = []
+            for offset in range(5):
+                on_date = monday + timedelta(days=offset)
+                slots = await repo.get_available_slots(specialist.id, on_date, duration_minutes=60)
+                rows.append(_slots_row(on_date, slots))
+            print(
+                table(
+                    f"Free 60-minute slots next week: {specialist.name} ({specialist.timezone})",
+                    ["date", "free", "starts (local time)"],
+                    rows,
+                )
+            )
+        booked: list[Booking] = []
+        for specialist in specialists:
+            booked += await repo.get_by_specialist(specialist.id, date_from=monday)
+        print(
+            table(
+                "Bookings from next Monday",
+                ["id", "specialist", "client", "local date/time", "UTC start", "min", "status"],
+                [
+                    [
+                        b.id,
+                        b.specialist_id,
+                        b.client_name,
+                        f"{b.booking_date} {b.booking_time:%H:%M}",
+                        f"{b.starts_at:%Y-%m-%d %H:%M}",
+                        b.duration_minutes,
+                        b.status,
+                    ]
+                    for b in booked
+                ],
+            )
+        )
+
+
+async def run_demo() -> None:
+    """Create the schema and sample data on ``DB_URL``, then print what it holds."""
+    try:
+        path = await init_db()
+        print(f"database: {load_settings().url.render_as_string()} (schema via {path})")
+        monday = next_monday(date.today())
+        specialists = await seed(monday)
+        await report(specialists, monday)
+    finally:
+        await dispose_engine()
