@@ -25,6 +25,7 @@ from asyncdata.models.booking import OVERLAP_CONSTRAINT
 __all__ = ["translate_error"]
 
 _SQLITE = re.compile(r"^(UNIQUE|CHECK|NOT NULL|FOREIGN KEY) constraint failed(?:: (.*))?$")
+_WRITTEN_TABLE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
 _RETRYABLE_STATES = {"40001", "40P01", "55P03"}
 
 
@@ -101,7 +102,18 @@ def _classify(exc: DBAPIError) -> _Violation | None:
         return _Violation(kind, _unique_by_columns(table, columns), columns)
     if kind == "check":
         return _Violation(kind, detail or None, _constraints().get(detail, ()))
+    if kind == "foreign key":
+        return _Violation(kind, None, _foreign_key_columns(exc.statement))
     return _Violation(kind, None, ())
+
+
+def _foreign_key_columns(statement: str | None) -> tuple[str, ...]:
+    """SQLite names no column for a foreign key failure: blame those of the table written to."""
+    match = _WRITTEN_TABLE.match(statement or "")
+    table = Base.metadata.tables.get(match.group(1)) if match else None
+    if table is None:
+        return ()
+    return tuple(c.parent.name for c in table.foreign_keys)
 
 
 def _shown(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:

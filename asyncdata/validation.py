@@ -28,6 +28,8 @@ __all__ = [
     "FieldRule",
     "FieldSpec",
     "check_input",
+    "check_value",
+    "column_specs",
     "email",
     "field_specs",
     "in_range",
@@ -65,11 +67,15 @@ def _python_type(column_type: TypeEngine[Any]) -> type:
 @cache
 def field_specs(model: type[DeclarativeBase]) -> Mapping[str, FieldSpec]:
     """The caller-settable columns of ``model``, keyed by attribute name."""
+    return {k: v for k, v in column_specs(model).items() if k not in MANAGED_FIELDS}
+
+
+@cache
+def column_specs(model: type[DeclarativeBase]) -> Mapping[str, FieldSpec]:
+    """Every column of ``model``, library-managed ones included, keyed by attribute name."""
     specs: dict[str, FieldSpec] = {}
     for attr in inspect(model).column_attrs:
         column = attr.columns[0]
-        if attr.key in MANAGED_FIELDS:
-            continue
         has_default = column.default is not None or column.server_default is not None
         specs[attr.key] = FieldSpec(
             name=attr.key,
@@ -166,6 +172,17 @@ def check_input(
             "; ".join(message for _, message in problems), fields=[k for k, _ in problems]
         )
     return clean
+
+
+def check_value(model: type[DeclarativeBase], name: str, value: Any) -> Any:
+    """``value`` checked against column ``name`` (managed ones too), e.g. as a filter operand.
+
+    Raises a ValidationError naming ``name``.
+    """
+    try:
+        return _coerce(column_specs(model)[name], value)
+    except ValueError as exc:
+        raise ValidationError(f"{name}={value!r}: {exc}", fields=[name]) from None
 
 
 def email(value: str) -> str:

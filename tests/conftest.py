@@ -138,7 +138,12 @@ async def make_specialist(db: AsyncSession, **overrides: Any) -> Specialist:
     data.update(overrides)
     specialist = await SpecialistRepository(db).create(data)
     await ScheduleRepository(db).create_many(
-        {"specialist_id": specialist.id, "day_of_week": day, "start_time": time(9), "end_time": time(17)}
+        {
+            "specialist_id": specialist.id,
+            "day_of_week": day,
+            "start_time": time(9),
+            "end_time": time(17),
+        }
         for day in range(7)
     )
     return specialist

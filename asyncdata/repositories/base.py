@@ -23,7 +23,7 @@ from asyncdata.models import Base, utcnow
 from asyncdata.sql import unicode_lower
 from asyncdata.transactions import in_transaction, write_scope
 from asyncdata.translate import translate_error
-from asyncdata.validation import FieldRule, check_input, field_specs
+from asyncdata.validation import FieldRule, check_input, check_value
 
 __all__ = ["BATCH_SIZE", "Repository"]
 
@@ -104,9 +104,21 @@ class Repository(Generic[ModelT]):
         async with self.writing():
             for start in range(0, len(checked), BATCH_SIZE):
                 batch = await self.prepare_many(checked[start : start + BATCH_SIZE], **options)
-                stmt = insert(self.model).returning(self.model, sort_by_parameter_order=True)
-                created.extend(await self.session.scalars(stmt, batch))
+                created.extend(await self._insert_batch(batch))
         return created
+
+    async def _insert_batch(self, batch: list[dict[str, Any]]) -> list[ModelT]:
+        """One multi-row INSERT … RETURNING; the rows come back in ``batch`` order."""
+        if (await self.session.connection()).dialect.name != "sqlite":
+            stmt = insert(self.model).returning(self.model, sort_by_parameter_order=True)
+            return list(await self.session.scalars(stmt, batch))
+        # SQLAlchemy has no implicit sentinel on SQLite, so sort_by_parameter_order would send
+        # one INSERT per row. SQLite gives the rows of one INSERT … VALUES rowids max+1, max+2, …
+        # in VALUES order (one writer at a time), so ordering by id restores the input order.
+        rows: list[ModelT] = list(
+            await self.session.scalars(insert(self.model).returning(self.model), batch)
+        )
+        return sorted(rows, key=lambda row: row.id)  # type: ignore[attr-defined]
 
     async def update(self, id: int, data: Mapping[str, Any], **options: Any) -> ModelT:
         """Change the given fields only; ``updated_at`` moves forward."""
@@ -243,13 +255,11 @@ class Repository(Generic[ModelT]):
             return []
         if not isinstance(filters, Mapping):
             raise ValidationError(f"filters={filters!r}: must be a mapping", fields=["filters"])
-        specs = field_specs(self.model)
         conditions = []
         for name, value in filters.items():
             column = self._column(name, "filters")
             values = list(value) if isinstance(value, list | tuple) else [value]
-            if name in specs:
-                values = [v if v is None else self._checked(name, v) for v in values]
+            values = [v if v is None else check_value(self.model, name, v) for v in values]
             if isinstance(value, list | tuple):
                 conditions.append(column.in_(values))
             else:

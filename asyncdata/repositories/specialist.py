@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from sqlalchemy import func, literal, select
@@ -87,6 +88,27 @@ class ScheduleRepository(Repository[Schedule]):
                     fields=["start_time", "end_time"],
                 )
         return values
+
+    async def prepare_many(
+        self, rows: list[dict[str, Any]], **options: Any
+    ) -> list[dict[str, Any]]:
+        """``prepare`` checks each row against stored windows; this adds the batch's own."""
+        prepared = await super().prepare_many(rows, **options)
+        active = sorted(
+            (row for row in prepared if row.get("is_active", True)),
+            key=lambda row: (row["specialist_id"], row["day_of_week"], row["start_time"]),
+        )
+        for before, after in pairwise(active):
+            same_day = all(before[k] == after[k] for k in ("specialist_id", "day_of_week"))
+            if same_day and after["start_time"] < before["end_time"]:
+                raise ConflictError(
+                    f"window {after['start_time']}-{after['end_time']} on day "
+                    f"{after['day_of_week']} overlaps window {before['start_time']}-"
+                    f"{before['end_time']} of the same batch",
+                    constraint="schedule_overlap",
+                    fields=["start_time", "end_time"],
+                )
+        return prepared
 
     async def _lock_specialist(self, specialist_id: int) -> None:
         # Serialises window checks per specialist on PostgreSQL (SQLite writes are serial already).

@@ -1,0 +1,296 @@
+"""Guards the exported names: adding or dropping one must be a deliberate change here."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from importlib import resources
+from types import ModuleType
+
+import pytest
+from sqlalchemy import inspect as sa_inspect
+
+import asyncdata
+
+EXPECTED_ALL: dict[str, set[str]] = {
+    "asyncdata": {
+        "AdminLog",
+        "AdminLogRepository",
+        "AsyncDataError",
+        "Base",
+        "Booking",
+        "BookingRepository",
+        "BookingStatus",
+        "ConfigurationError",
+        "ConflictError",
+        "DayOff",
+        "DayOffRepository",
+        "NotFoundError",
+        "Schedule",
+        "ScheduleRepository",
+        "Specialist",
+        "SpecialistRepository",
+        "UserSession",
+        "UserSessionRepository",
+        "ValidationError",
+        "create_engine",
+        "db_session",
+        "dispose_engine",
+        "get_db",
+        "get_engine",
+        "init_db",
+        "transaction",
+    },
+    "asyncdata.database": {
+        "SQLITE_BUSY_TIMEOUT_MS",
+        "create_engine",
+        "db_session",
+        "dispose_engine",
+        "get_db",
+        "get_engine",
+        "init_db",
+        "session_factory",
+        "transaction",
+    },
+    "asyncdata.models": {
+        "NAMING_CONVENTION",
+        "AdminLog",
+        "Base",
+        "Booking",
+        "BookingStatus",
+        "DayOff",
+        "Schedule",
+        "Specialist",
+        "UTCDateTime",
+        "UserSession",
+        "utcnow",
+    },
+    "asyncdata.repositories": {
+        "BATCH_SIZE",
+        "AdminLogRepository",
+        "BookingRepository",
+        "DayOffRepository",
+        "Repository",
+        "ScheduleRepository",
+        "SpecialistRepository",
+        "UserSessionRepository",
+    },
+    "asyncdata.errors": {
+        "AsyncDataError",
+        "ConfigurationError",
+        "ConflictError",
+        "NotFoundError",
+        "ValidationError",
+    },
+}
+
+# The names SPEC sections 3, 4, 5 and 7 promise at each stable import path.
+SPEC_NAMES: dict[str, set[str]] = {
+    "asyncdata.database": {
+        "get_engine",
+        "get_db",
+        "db_session",
+        "transaction",
+        "init_db",
+        "dispose_engine",
+    },
+    "asyncdata.models": {
+        "Base",
+        "Specialist",
+        "Schedule",
+        "DayOff",
+        "Booking",
+        "BookingStatus",
+        "UserSession",
+        "AdminLog",
+    },
+    "asyncdata.repositories": {
+        "SpecialistRepository",
+        "ScheduleRepository",
+        "DayOffRepository",
+        "BookingRepository",
+        "UserSessionRepository",
+        "AdminLogRepository",
+    },
+    "asyncdata.errors": {"AsyncDataError", "NotFoundError", "ValidationError", "ConflictError"},
+}
+
+SPEC_COLUMNS: dict[str, set[str]] = {
+    "Specialist": {
+        "name",
+        "email",
+        "phone",
+        "specialization",
+        "bio",
+        "languages",
+        "timezone",
+        "is_active",
+        "created_at",
+        "updated_at",
+    },
+    "Schedule": {
+        "specialist_id",
+        "day_of_week",
+        "start_time",
+        "end_time",
+        "is_active",
+        "created_at",
+        "updated_at",
+    },
+    "DayOff": {"specialist_id", "date", "reason", "is_active", "created_at", "updated_at"},
+    "Booking": {
+        "specialist_id",
+        "client_name",
+        "client_email",
+        "client_phone",
+        "booking_date",
+        "booking_time",
+        "duration_minutes",
+        "starts_at",
+        "ends_at",
+        "status",
+        "notes",
+        "created_at",
+        "updated_at",
+    },
+    "UserSession": {
+        "session_id",
+        "client_name",
+        "client_email",
+        "client_phone",
+        "ip_address",
+        "user_agent",
+        "data",
+        "expires_at",
+        "is_active",
+        "created_at",
+        "updated_at",
+    },
+    "AdminLog": {
+        "admin_id",
+        "action",
+        "resource_type",
+        "resource_id",
+        "details",
+        "ip_address",
+        "user_agent",
+        "created_at",
+    },
+}
+
+COMMON_METHODS = [
+    "create",
+    "create_many",
+    "get_by_id",
+    "update",
+    "delete",
+    "hard_delete",
+    "get_all",
+    "count",
+    "search",
+]
+SPECIFIC_METHODS: dict[str, list[str]] = {
+    "SpecialistRepository": ["get_by_email", "get_by_specialization", "get_by_language"],
+    "ScheduleRepository": ["get_by_specialist", "get_by_day"],
+    "DayOffRepository": ["get_by_specialist", "get_by_date", "is_day_off"],
+    "BookingRepository": [
+        "get_by_specialist",
+        "get_by_date",
+        "get_by_client_email",
+        "get_by_status",
+        "confirm",
+        "cancel",
+        "complete",
+        "mark_no_show",
+        "reschedule",
+        "get_available_slots",
+    ],
+    "UserSessionRepository": ["get_by_session_id", "extend", "deactivate", "cleanup_expired"],
+    "AdminLogRepository": [
+        "log",
+        "get_by_admin",
+        "get_by_resource",
+        "get_by_action",
+        "get_between",
+    ],
+}
+
+
+def module(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ALL))
+def test_all_is_exactly_the_expected_set(name: str) -> None:
+    exported = module(name).__all__
+    assert len(exported) == len(set(exported)), f"duplicates in {name}.__all__"
+    assert set(exported) == EXPECTED_ALL[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ALL))
+def test_every_exported_name_is_importable(name: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(f"from {name} import *", namespace)
+    missing = EXPECTED_ALL[name] - namespace.keys()
+    assert not missing, f"{name} exports names it does not define: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_NAMES))
+def test_spec_names_are_at_their_stable_paths(name: str) -> None:
+    assert SPEC_NAMES[name] <= set(module(name).__all__)
+
+
+@pytest.mark.parametrize(
+    ("name", "source"), [(name, source) for source in SPEC_NAMES for name in SPEC_NAMES[source]]
+)
+def test_package_reexports_the_same_objects(name: str, source: str) -> None:
+    assert getattr(asyncdata, name) is getattr(module(source), name)
+
+
+@pytest.mark.parametrize("name", ["init_db", "dispose_engine"])
+def test_database_lifecycle_calls_are_coroutines(name: str) -> None:
+    assert inspect.iscoroutinefunction(getattr(module("asyncdata.database"), name))
+
+
+def test_db_session_is_an_async_generator() -> None:
+    assert inspect.isasyncgenfunction(asyncdata.db_session)
+
+
+@pytest.mark.parametrize("model", sorted(SPEC_COLUMNS))
+def test_models_have_the_spec_columns(model: str) -> None:
+    columns = set(sa_inspect(getattr(asyncdata, model)).columns.keys())
+    assert columns == SPEC_COLUMNS[model] | {"id"}
+
+
+def test_specialist_relationships() -> None:
+    relationships = set(sa_inspect(asyncdata.Specialist).relationships.keys())
+    assert {"schedules", "days_off", "bookings"} <= relationships
+
+
+def test_booking_statuses() -> None:
+    assert {status.value for status in asyncdata.BookingStatus} == {
+        "pending",
+        "confirmed",
+        "cancelled",
+        "completed",
+        "no_show",
+    }
+
+
+@pytest.mark.parametrize(
+    ("repository", "method"),
+    [(repo, method) for repo in SPECIFIC_METHODS for method in COMMON_METHODS]
+    + [(repo, method) for repo, methods in SPECIFIC_METHODS.items() for method in methods],
+)
+def test_repository_methods_are_coroutines(repository: str, method: str) -> None:
+    assert inspect.iscoroutinefunction(getattr(getattr(asyncdata, repository), method))
+
+
+def test_get_all_keywords() -> None:
+    parameters = inspect.signature(asyncdata.SpecialistRepository.get_all).parameters
+    keyword_only = {p.name for p in parameters.values() if p.kind is p.KEYWORD_ONLY}
+    assert keyword_only == {"filters", "include_inactive", "order_by", "limit", "offset", "load"}
+
+
+def test_package_ships_py_typed() -> None:
+    assert resources.files("asyncdata").joinpath("py.typed").is_file()

@@ -1,0 +1,235 @@
+"""``init_db`` (Alembic first, create_all as fallback) and the Alembic scripts themselves.
+
+Each test gets a database of its own, empty: a temporary file on SQLite, a
+freshly created (and afterwards dropped) database on PostgreSQL, so the shared
+schema the other tests use is never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asyncdata.database import create_engine, dispose_engine, init_db, session_factory
+from asyncdata.errors import ConflictError
+from asyncdata.repositories import BookingRepository, SpecialistRepository
+from asyncdata.schema import HEAD_REVISION
+from tests.conftest import PG_URL, make_specialist, next_weekday
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TABLES = {"specialists", "schedules", "days_off", "bookings", "user_sessions", "admin_logs"}
+
+
+@pytest.fixture
+async def empty_db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a database holding nothing at all, removed after the test."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/schema.db"
+        return
+    name = f"asyncdata_schema_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture
+async def schema_engine(empty_db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(empty_db_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def default_alembic_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALEMBIC_CONFIG", raising=False)
+
+
+@pytest.fixture
+def missing_alembic_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    missing = tmp_path / "nowhere" / "alembic.ini"
+    monkeypatch.setenv("ALEMBIC_CONFIG", str(missing))
+    return missing
+
+
+def script_head() -> str | None:
+    return ScriptDirectory.from_config(Config(str(REPO_ROOT / "alembic.ini"))).get_current_head()
+
+
+async def tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def versions(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list(await conn.scalars(text("SELECT version_num FROM alembic_version")))
+
+
+def alembic(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``alembic`` command line as an operator would, on ``db_url``."""
+    env = {**os.environ, "DB_URL": db_url}
+    env.pop("ALEMBIC_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"alembic {' '.join(args)} failed:\n{result.stderr}"
+    return result
+
+
+async def add_specialist(engine: AsyncEngine, email: str = "kept@example.com") -> None:
+    async with session_factory(engine)() as db:
+        await SpecialistRepository(db).create({"name": "Kept", "email": email})
+
+
+async def count_specialists(engine: AsyncEngine) -> int:
+    async with session_factory(engine)() as db:
+        return await SpecialistRepository(db).count()
+
+
+def test_head_revision_is_the_head_of_the_scripts() -> None:
+    scripts = ScriptDirectory.from_config(Config(str(REPO_ROOT / "alembic.ini")))
+    assert len(scripts.get_heads()) == 1
+    assert script_head() == HEAD_REVISION
+
+
+async def test_init_db_on_an_empty_database_runs_alembic(schema_engine: AsyncEngine) -> None:
+    assert await init_db(schema_engine) == "alembic"
+    assert await tables(schema_engine) == TABLES | {"alembic_version"}
+    assert await versions(schema_engine) == [HEAD_REVISION]
+    await add_specialist(schema_engine)
+
+    assert await init_db(schema_engine) == "alembic"
+    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await count_specialists(schema_engine) == 1
+
+
+async def test_init_db_without_arguments_uses_db_url(
+    monkeypatch: pytest.MonkeyPatch, empty_db_url: str
+) -> None:
+    monkeypatch.setenv("DB_URL", empty_db_url)
+    monkeypatch.delenv("SQLALCHEMY_ECHO", raising=False)
+    await dispose_engine()
+    try:
+        assert await init_db() == "alembic"
+    finally:
+        await dispose_engine()
+    engine = create_engine(empty_db_url)
+    try:
+        assert await tables(engine) == TABLES | {"alembic_version"}
+    finally:
+        await engine.dispose()
+
+
+async def test_fallback_creates_and_stamps_an_empty_database(
+    schema_engine: AsyncEngine,
+    empty_db_url: str,
+    missing_alembic_config: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert await init_db(schema_engine) == "create_all"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert str(missing_alembic_config) in warnings[0].getMessage()  # says why
+    assert await tables(schema_engine) == TABLES | {"alembic_version"}
+    assert await versions(schema_engine) == [HEAD_REVISION]
+
+    await add_specialist(schema_engine)
+    assert await init_db(schema_engine) == "create_all"  # twice is harmless
+    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await count_specialists(schema_engine) == 1
+    await schema_engine.dispose()
+
+    alembic(empty_db_url, "upgrade", "head")
+    alembic(empty_db_url, "check")
+    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await count_specialists(schema_engine) == 1
+
+
+async def test_fallback_never_stamps_a_database_that_held_tables(
+    schema_engine: AsyncEngine, missing_alembic_config: Path
+) -> None:
+    async with schema_engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE legacy_notes (id INTEGER PRIMARY KEY, body TEXT)"))
+    assert await init_db(schema_engine) == "create_all"
+    assert await tables(schema_engine) == TABLES | {"legacy_notes"}
+
+
+def booking(specialist_id: int, at: time) -> dict[str, Any]:
+    return {
+        "specialist_id": specialist_id,
+        "client_name": "Client",
+        "client_email": "client@example.com",
+        "booking_date": next_weekday(0),
+        "booking_time": at,
+        "duration_minutes": 60,
+    }
+
+
+@pytest.mark.parametrize("path", ["alembic", "create_all"])
+async def test_both_paths_install_the_overlap_guard(
+    schema_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: str
+) -> None:
+    if path == "create_all":
+        monkeypatch.setenv("ALEMBIC_CONFIG", str(tmp_path / "missing.ini"))
+    assert await init_db(schema_engine) == path
+    async with session_factory(schema_engine)() as db:
+        repo = BookingRepository(db)
+        specialist = await make_specialist(db)
+        await repo.create(booking(specialist.id, time(10)), enforce_availability=False)
+        # create_many leaves overlaps to the database: only the guard can refuse this row.
+        with pytest.raises(ConflictError) as caught:
+            await repo.create_many(
+                [booking(specialist.id, time(10, 30))], enforce_availability=False
+            )
+        assert caught.value.constraint == "ex_bookings_no_overlap"
+        assert await repo.count() == 1
+        await repo.create_many([booking(specialist.id, time(11))], enforce_availability=False)
+        assert await repo.count() == 2
+
+
+async def test_alembic_round_trip(schema_engine: AsyncEngine, empty_db_url: str) -> None:
+    alembic(empty_db_url, "upgrade", "head")
+    assert await tables(schema_engine) == TABLES | {"alembic_version"}
+    assert await versions(schema_engine) == [script_head()]
+    alembic(empty_db_url, "check")
+
+    await schema_engine.dispose()
+    alembic(empty_db_url, "downgrade", "base")
+    assert await tables(schema_engine) == {"alembic_version"}
+    assert await versions(schema_engine) == []
+
+    await schema_engine.dispose()
+    alembic(empty_db_url, "upgrade", "head")
+    assert await tables(schema_engine) == TABLES | {"alembic_version"}
+    assert await versions(schema_engine) == [script_head()]
