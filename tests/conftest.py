@@ -1,7 +1,8 @@
 """Fixtures: every database test runs on SQLite and, with ``TEST_PG_URL`` set, on PostgreSQL.
 
 Isolation: each SQLite test gets its own database file; PostgreSQL tests share
-one schema built once per run and emptied (TRUNCATE … RESTART IDENTITY) after
+one database created for the run (dropped after it, so concurrent runs never
+meet), its schema built once and emptied (TRUNCATE … RESTART IDENTITY) after
 each test. Both isolate tests that commit from several sessions, which the
 race tests need and a rolled-back outer transaction could not give.
 """
@@ -9,7 +10,9 @@ race tests need and a rolled-back outer transaction could not give.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import date, time, timedelta
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from asyncdata.database import create_engine, session_factory
@@ -27,37 +31,53 @@ PG_URL = os.environ.get("TEST_PG_URL", "").strip()
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
-async def _reset_pg_schema() -> None:
-    engine = create_engine(PG_URL)
+async def _admin(statement: str) -> None:
+    """Run one statement on the server's ``postgres`` database, outside a transaction."""
+    engine = create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _create_schema(url: URL) -> None:
+    engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
             await conn.run_sync(Base.metadata.create_all)
     finally:
         await engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def pg_schema() -> None:
-    """Build the PostgreSQL schema once; fail loudly if the server cannot be reached."""
+def pg_url() -> Iterator[str]:
+    """A database of this run's own on the TEST_PG_URL server, with the models' schema.
+
+    Concurrent runs never see each other's rows. Fails loudly if the server is unusable.
+    """
+    name = f"asyncdata_test_{uuid.uuid4().hex[:12]}"
+    url = make_url(PG_URL).set(database=name)
     try:
-        asyncio.run(_reset_pg_schema())
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(_create_schema(url))
     except Exception as exc:
         pytest.fail(f"TEST_PG_URL is set but PostgreSQL is unusable: {exc}", pytrace=False)
+    yield url.render_as_string(hide_password=False)
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("pg_schema")
     return str(request.param)
 
 
 @pytest.fixture
-def db_url(backend: str, tmp_path: Any) -> str:
-    """A URL for an empty database of the backend under test."""
-    return f"sqlite+aiosqlite:///{tmp_path}/test.db" if backend == "sqlite" else PG_URL
+def db_url(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> str:
+    """The database of the backend under test: a new SQLite file, or this run's PostgreSQL one."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/test.db"
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture
@@ -126,11 +146,14 @@ def next_weekday(weekday: int, *, weeks_ahead: int = 1) -> date:
     return start + timedelta(days=(weekday - start.weekday()) % 7)
 
 
+_emails = itertools.count(1)
+
+
 async def make_specialist(db: AsyncSession, **overrides: Any) -> Specialist:
     """A specialist working 09:00-17:00 every day of the week, in its own timezone."""
     data: dict[str, Any] = {
         "name": "Dr. Ada Lovelace",
-        "email": f"ada{id(overrides)}@example.com",
+        "email": f"ada{next(_emails)}@example.com",
         "specialization": "Cardiology",
         "languages": "English, Spanish",
         "timezone": "Europe/Berlin",

@@ -297,7 +297,9 @@ class Repository(Generic[ModelT]):
         return NotFoundError(f"{self.model.__name__} id={id!r} not found", fields=["id"])
 
     async def _require(self, id: int) -> ModelT:
-        row = await self.session.get(self.model, id)
+        # The stored row, not the identity map's copy, locked until the write ends: update()
+        # checks its rules against it (a booking moved or cancelled by another session).
+        row = await self.session.get(self.model, id, populate_existing=True, with_for_update=True)
         if row is None:
             raise self._not_found(id)
         return row  # type: ignore[return-value]
