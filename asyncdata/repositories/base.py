@@ -266,9 +266,6 @@ class Repository(Generic[ModelT]):
                 conditions.append(column.is_(None) if values[0] is None else column == values[0])
         return conditions
 
-    def _checked(self, name: str, value: Any) -> Any:
-        return check_input(self.model, {name: value}, partial=True)[name]
-
     def _order(self, order_by: str | Sequence[str] | None) -> list[Any]:
         names = (order_by,) if isinstance(order_by, str) else (order_by or self.default_order)
         clauses = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -29,7 +29,7 @@ from asyncdata.errors import ConflictError, NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
 from asyncdata.repositories.base import Repository
 from asyncdata.timezones import utc_interval, zone
-from asyncdata.validation import FieldRule, email, in_range
+from asyncdata.validation import FieldRule, check_value, email, in_range
 
 __all__ = ["BookingRepository"]
 
@@ -306,7 +306,7 @@ class BookingRepository(Repository[Booking]):
         return await self.list_where(Booking.status == self._status(status))
 
     def _status(self, status: BookingStatus | str) -> BookingStatus:
-        return self._checked("status", status)  # type: ignore[no-any-return]
+        return cast(BookingStatus, check_value(Booking, "status", status))
 
     async def get_available_slots(
         self,
