@@ -1,0 +1,86 @@
+"""``python -m benchmarks --backend sqlite|postgresql [--rounds N] [--json PATH]``.
+
+Also ``--only get_by_id,update`` (a subset), ``--smoke`` (a few rows, to check the
+machinery) and ``--profile OPERATION [--calls N]`` (where asyncdata's extra time goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from benchmarks.profiling import profile_operation
+from benchmarks.report import render, write_json
+from benchmarks.suite import run_suite
+from benchmarks.workload import SMOKE_SIZES, Sizes
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Time asyncdata against hand-written SQLAlchemy, advanced-alchemy and the "
+        "raw driver, in alternating rounds; print the table and write it as JSON.",
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), required=True)
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("TEST_PG_URL"),
+        help="PostgreSQL server URL (default: $TEST_PG_URL); the run creates and drops its own "
+        "database, asyncdata_bench, on that server",
+    )
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of every operation (default: each operation's own)"
+    )
+    parser.add_argument(
+        "--only", help="comma-separated operations to run, e.g. get_by_id,create_many"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="OPERATION",
+        help="instead of timing, profile one operation: asyncdata beside hand-written, by function",
+    )
+    parser.add_argument("--calls", type=int, help="profiled calls per peer (with --profile)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few rows of everything: checks the machinery only"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="where to write the JSON (default: benchmarks/results/BACKEND.json)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.backend == "postgresql" and not args.url:
+        print("PostgreSQL needs a server URL: set TEST_PG_URL or pass --url", file=sys.stderr)
+        return 2
+    if args.profile:
+        report = profile_operation(args.backend, args.profile, pg_url=args.url, calls=args.calls)
+        print(asyncio.run(report))
+        return 0
+    result = asyncio.run(
+        run_suite(
+            args.backend,
+            pg_url=args.url,
+            sizes=SMOKE_SIZES if args.smoke else Sizes(),
+            rounds=args.rounds,
+            only={name.strip() for name in args.only.split(",")} if args.only else (),
+            progress=lambda message: print(f"… {message}", file=sys.stderr, flush=True),
+        )
+    )
+    print(render(result))
+    path = args.json or RESULTS / f"{args.backend}.json"
+    write_json(result, path)
+    print(f"\nJSON written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
