@@ -96,7 +96,10 @@ def check_bookable(
     """
     _require_minutes(duration_minutes, "duration_minutes")
     starts_at, ends_at = utc_interval(on_date, at, duration_minutes, tz)
-    when = f"{on_date.isoformat()} {_hm(at)} ({tz}) for {duration_minutes} min"
+
+    def when() -> str:  # built only for a message: bulk imports call this per row
+        return f"{on_date.isoformat()} {_hm(at)} ({tz}) for {duration_minutes} min"
+
     if enforce_availability:
         if day_off:
             raise ValidationError(
@@ -105,7 +108,7 @@ def check_bookable(
             )
         if starts_at <= now:
             raise ValidationError(
-                f"booking_date, booking_time: {when} is in the past "
+                f"booking_date, booking_time: {when()} is in the past "
                 f"(now is {now.astimezone(tz):%Y-%m-%d %H:%M} in {tz})",
                 fields=["booking_date", "booking_time"],
             )
@@ -113,14 +116,14 @@ def check_bookable(
         if not any(ws <= starts_at and ends_at <= we for ws, we in spans):
             listed = ", ".join(f"{_hm(w.start)}-{_hm(w.end)}" for w in sorted(windows, key=_key))
             raise ValidationError(
-                f"booking_time: {when} is not inside one schedule window; "
+                f"booking_time: {when()} is not inside one schedule window; "
                 f"windows on {on_date.isoformat()}: {listed or 'none'}",
                 fields=["booking_time"],
             )
     for b_start, b_end in busy:
         if max(starts_at, b_start) < min(ends_at, b_end):
             raise ConflictError(
-                f"booking_time: {when} overlaps a booking from "
+                f"booking_time: {when()} overlaps a booking from "
                 f"{b_start.astimezone(tz):%Y-%m-%d %H:%M} to {b_end.astimezone(tz):%H:%M}",
                 constraint=OVERLAP_CONSTRAINT,
                 fields=["booking_time"],

@@ -38,7 +38,8 @@ async def _begin_write(db: AsyncSession) -> None:
     if db.in_transaction():
         # End the read snapshot first: on SQLite a write must begin afresh as IMMEDIATE.
         await db.commit()
-    await db.connection(execution_options={WRITE_OPTION: True})
+    if db.get_bind().dialect.name == "sqlite":
+        await db.connection(execution_options={WRITE_OPTION: True})
 
 
 async def _discard(db: AsyncSession) -> None:

@@ -141,7 +141,7 @@ def translate_error(
         )
     if found.kind == "exclusion":
         return ConflictError(
-            f"the booking overlaps another pending or confirmed booking of the specialist "
+            f"the booking overlaps another non-cancelled booking of the specialist "
             f"({_shown(columns, values)}; {name})",
             constraint=name,
             fields=columns,

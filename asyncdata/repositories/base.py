@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from itertools import islice
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from sqlalchemy import Select, delete, func, insert, inspect, or_, select, update
+from sqlalchemy import Select, Table, delete, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -91,25 +93,27 @@ class Repository(Generic[ModelT]):
         values = self.validate(data, partial=False)
         async with self.writing(values):
             values = await self.prepare(values, None, **options)
-            stmt = insert(self.model).values(values).returning(self.model)
-            row = (await self.session.scalars(stmt)).one()
+            stmt = insert(self.model).returning(self.model)
+            row = (await self.session.scalars(stmt, [values])).one()
         return cast(ModelT, row)
 
     async def create_many(self, rows: Iterable[Mapping[str, Any]], **options: Any) -> list[ModelT]:
-        """Insert all rows or none, in batched multi-row INSERTs; returns them in input order."""
-        checked = [self.validate(row, partial=False) for row in rows]
+        """Insert all rows or none, in multi-row INSERTs of ``BATCH_SIZE``; returns them in
+        input order. Rows are validated batch by batch inside the one transaction, so memory
+        beyond the rows themselves stays bounded."""
         created: list[ModelT] = []
-        if not checked:
-            return created
+        pending = iter(rows)
         async with self.writing():
-            for start in range(0, len(checked), BATCH_SIZE):
-                batch = await self.prepare_many(checked[start : start + BATCH_SIZE], **options)
-                created.extend(await self._insert_batch(batch))
+            while batch := list(islice(pending, BATCH_SIZE)):
+                checked = [self.validate(row, partial=False) for row in batch]
+                created.extend(
+                    await self._insert_batch(await self.prepare_many(checked, **options))
+                )
         return created
 
     async def _insert_batch(self, batch: list[dict[str, Any]]) -> list[ModelT]:
         """One multi-row INSERT … RETURNING; the rows come back in ``batch`` order."""
-        if (await self.session.connection()).dialect.name != "sqlite":
+        if self.session.get_bind().dialect.name != "sqlite":
             stmt = insert(self.model).returning(self.model, sort_by_parameter_order=True)
             return list(await self.session.scalars(stmt, batch))
         # SQLAlchemy has no implicit sentinel on SQLite, so sort_by_parameter_order would send
@@ -124,18 +128,15 @@ class Repository(Generic[ModelT]):
         """Change the given fields only; ``updated_at`` moves forward."""
         values = self.validate(data, partial=True)
         async with self.writing(values):
-            values = await self.prepare(values, await self._require(id), **options)
+            row = await self._require(id)
+            values = await self.prepare(values, row, **options)
             if hasattr(self.model, "updated_at"):
                 values["updated_at"] = utcnow()
-            stmt = (
-                update(self.model)
-                .where(self._pk == id)
-                .values(values)
-                .returning(self.model)
-                .execution_options(populate_existing=True)
-            )
-            row = (await self.session.scalars(stmt)).one()
-        return cast(ModelT, row)
+            await self.session.execute(update(self._table).where(self._pk == id).values(values))
+            # The row was just read under a lock, so it plus the written values is what is stored.
+            for key, value in values.items():
+                set_committed_value(row, key, value)
+        return row
 
     async def delete(self, id: int) -> ModelT:
         """Soft delete: the row stays, marked inactive."""
@@ -225,6 +226,10 @@ class Repository(Generic[ModelT]):
         """The first row ``list_where`` would return, or None."""
         stmt = self._select(*conditions, include_inactive=include_inactive)
         return cast(ModelT | None, (await self._scalars(stmt.limit(1))).first())
+
+    @property
+    def _table(self) -> Table:
+        return cast(Table, self.model.__table__)
 
     @property
     def _pk(self) -> Any:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata.availability import (
     Interval,
@@ -28,22 +29,33 @@ from asyncdata.availability import (
 from asyncdata.errors import ConflictError, NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
 from asyncdata.repositories.base import Repository
-from asyncdata.timezones import utc_interval, zone
+from asyncdata.timezones import zone
 from asyncdata.validation import FieldRule, check_value, email, in_range
 
 __all__ = ["BookingRepository"]
 
 _PLACEMENT = ("specialist_id", "booking_date", "booking_time", "duration_minutes")
-_OCCUPYING = Booking.status != BookingStatus.CANCELLED
+
+
+class _SpecialistInfo(NamedTuple):
+    timezone: str
+    is_active: bool
 
 
 @dataclass
 class _Calendar:
     """What the rules need to know about the specialists involved in a write."""
 
-    specialists: dict[int, Specialist]
+    specialists: dict[int, _SpecialistInfo] = field(default_factory=dict)
     windows: dict[tuple[int, int], list[Window]] = field(default_factory=dict)
     days_off: set[tuple[int, date]] = field(default_factory=set)
+
+
+def _equal_or_in(column: Any, values: set[Any]) -> ColumnElement[bool]:
+    """``column = v`` for one value (cheaper to execute than an expanding IN), else IN."""
+    if len(values) == 1:
+        return cast(ColumnElement[bool], column == next(iter(values)))
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 class BookingRepository(Repository[Booking]):
@@ -113,56 +125,69 @@ class BookingRepository(Repository[Booking]):
         merged.setdefault("duration_minutes", 60)
         enforce = bool(options.get("enforce_availability", True))
         calendar = await self._calendar([merged], enforce=enforce)
-        tz = self._timezone(calendar, merged["specialist_id"])
-        starts_at, ends_at = utc_interval(
-            merged["booking_date"], merged["booking_time"], merged["duration_minutes"], tz
-        )
-        busy = await self._busy(merged["specialist_id"], starts_at, ends_at, current)
-        starts_at, ends_at = self._place(merged, calendar, enforce=enforce, busy=busy)
+        starts_at, ends_at = self._place(merged, calendar, enforce=enforce, now=utcnow())
         return {**values, "starts_at": starts_at, "ends_at": ends_at}
 
     async def prepare_many(
         self, rows: list[dict[str, Any]], **options: Any
     ) -> list[dict[str, Any]]:
-        # Overlaps are left to the database constraint: one check for the whole batch.
         enforce = bool(options.get("enforce_availability", True))
         for row in rows:
             row.setdefault("duration_minutes", 60)
         calendar = await self._calendar(rows, enforce=enforce)
-        placed = []
+        now = utcnow()
         for row in rows:
-            starts_at, ends_at = self._place(row, calendar, enforce=enforce, busy=())
-            placed.append({**row, "starts_at": starts_at, "ends_at": ends_at})
-        return placed
+            row["starts_at"], row["ends_at"] = self._place(row, calendar, enforce=enforce, now=now)
+        return rows
 
     async def _calendar(self, rows: Sequence[Mapping[str, Any]], *, enforce: bool) -> _Calendar:
+        """The specialists of ``rows`` with, if ``enforce``, their active windows on the rows'
+        weekdays and their active days off on the rows' dates.
+
+        One statement when all rows share a date (every single-booking call), two otherwise.
+        """
         ids = {row["specialist_id"] for row in rows}
-        found = await self.session.scalars(
-            select(Specialist)
-            .where(Specialist.id.in_(ids))
-            .execution_options(populate_existing=True)
-        )
-        calendar = _Calendar(specialists={s.id: s for s in found})
-        if not enforce:
-            return calendar
         dates = {row["booking_date"] for row in rows}
-        schedules = await self.session.execute(
-            select(
-                Schedule.specialist_id, Schedule.day_of_week, Schedule.start_time, Schedule.end_time
-            )
-            .where(Schedule.specialist_id.in_(ids), Schedule.is_active.is_(True))
-            .order_by(Schedule.start_time)
+        single_date = next(iter(dates)) if len(dates) == 1 else None
+        stmt = select(Specialist.id, Specialist.timezone, Specialist.is_active).where(
+            _equal_or_in(Specialist.id, ids)
         )
-        for sid, day, start, end in schedules:
-            calendar.windows.setdefault((sid, day), []).append(Window(start, end))
-        days_off = await self.session.execute(
-            select(DayOff.specialist_id, DayOff.date).where(
-                DayOff.specialist_id.in_(ids),
-                DayOff.date.in_(dates),
-                DayOff.is_active.is_(True),
+        if enforce:
+            window = and_(
+                Schedule.specialist_id == Specialist.id,
+                Schedule.is_active.is_(True),
+                _equal_or_in(Schedule.day_of_week, {d.weekday() for d in dates}),
             )
-        )
-        calendar.days_off = {(sid, day) for sid, day in days_off}
+            stmt = (
+                stmt.add_columns(Schedule.day_of_week, Schedule.start_time, Schedule.end_time)
+                .outerjoin(Schedule, window)
+                .order_by(Schedule.start_time)
+            )
+            if single_date is not None:
+                day_off = exists().where(
+                    DayOff.specialist_id == Specialist.id,
+                    DayOff.date == single_date,
+                    DayOff.is_active.is_(True),
+                )
+                stmt = stmt.add_columns(day_off.label("day_off"))
+        calendar = _Calendar()
+        for row in await self.session.execute(stmt):
+            calendar.specialists[row.id] = _SpecialistInfo(row.timezone, row.is_active)
+            if enforce and row.start_time is not None:
+                calendar.windows.setdefault((row.id, row.day_of_week), []).append(
+                    Window(row.start_time, row.end_time)
+                )
+            if single_date is not None and enforce and row.day_off:
+                calendar.days_off.add((row.id, single_date))
+        if enforce and single_date is None:
+            days_off = await self.session.execute(
+                select(DayOff.specialist_id, DayOff.date).where(
+                    DayOff.specialist_id.in_(ids),
+                    DayOff.date.in_(dates),
+                    DayOff.is_active.is_(True),
+                )
+            )
+            calendar.days_off = {(sid, day) for sid, day in days_off}
         return calendar
 
     @staticmethod
@@ -181,13 +206,10 @@ class BookingRepository(Repository[Booking]):
         return zone(specialist.timezone)
 
     def _place(
-        self,
-        row: Mapping[str, Any],
-        calendar: _Calendar,
-        *,
-        enforce: bool,
-        busy: Sequence[Interval],
+        self, row: Mapping[str, Any], calendar: _Calendar, *, enforce: bool, now: datetime
     ) -> Interval:
+        """The booking's UTC interval if the rules accept it. Overlaps are not checked here:
+        the database constraint is the one authority, and it cannot be raced."""
         sid, on_date = row["specialist_id"], row["booking_date"]
         return check_bookable(
             on_date=on_date,
@@ -196,22 +218,21 @@ class BookingRepository(Repository[Booking]):
             tz=self._timezone(calendar, sid),
             windows=calendar.windows.get((sid, on_date.weekday()), []),
             day_off=(sid, on_date) in calendar.days_off,
-            busy=busy,
-            now=utcnow(),
+            busy=(),
+            now=now,
             enforce_availability=enforce,
         )
 
-    async def _busy(
-        self, specialist_id: int, starts_at: datetime, ends_at: datetime, current: Booking | None
+    async def _occupied(
+        self, specialist_id: int, starts_at: datetime, ends_at: datetime
     ) -> list[Interval]:
+        """The non-cancelled bookings of the specialist that overlap ``[starts_at, ends_at)``."""
         stmt = select(Booking.starts_at, Booking.ends_at).where(
             Booking.specialist_id == specialist_id,
-            _OCCUPYING,
+            Booking.status != BookingStatus.CANCELLED,
             Booking.starts_at < ends_at,
             Booking.ends_at > starts_at,
         )
-        if current is not None:
-            stmt = stmt.where(Booking.id != current.id)
         return [(s, e) for s, e in await self.session.execute(stmt)]
 
     # -- status moves -----------------------------------------------------------
@@ -318,8 +339,8 @@ class BookingRepository(Repository[Booking]):
     ) -> list[datetime]:
         """Start times (aware, in the specialist's zone) that ``create`` would accept now.
 
-        Four statements whatever the number of bookings: the specialist, its
-        windows, its day off, and the bookings overlapping those windows.
+        Two statements whatever the number of bookings: the specialist with its
+        windows and day off, and the bookings overlapping those windows.
         """
         calendar = await self._run(
             self._calendar(
@@ -338,7 +359,7 @@ class BookingRepository(Repository[Booking]):
         bounds = [window_bounds(on_date, window, tz) for window in windows]
         day_start = min(start for start, _ in bounds)
         day_end = max(end for _, end in bounds)
-        busy = await self._run(self._busy(specialist_id, day_start, day_end, None))
+        busy = await self._run(self._occupied(specialist_id, day_start, day_end))
         return free_slots(
             on_date=on_date,
             tz=tz,
