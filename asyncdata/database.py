@@ -49,6 +49,10 @@ def _sqlite_lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
 
+def _sqlite_icontains(needle: str, *values: str | None) -> bool:
+    return any(isinstance(value, str) and needle in value.lower() for value in values)
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -59,6 +63,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
     dbapi_connection.create_function("asyncdata_lower", 1, _sqlite_lower, deterministic=True)
+    dbapi_connection.create_function(
+        "asyncdata_icontains", -1, _sqlite_icontains, deterministic=True
+    )
 
 
 def _on_sqlite_begin(connection: Connection) -> None:

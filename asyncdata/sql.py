@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
-__all__ = ["unicode_lower"]
+__all__ = ["contains_folded", "folded_contains", "unicode_lower"]
 
 
 class unicode_lower(GenericFunction[str]):
@@ -33,3 +33,39 @@ def _lower_default(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> 
 @compiles(unicode_lower, "sqlite")
 def _lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
     return f"asyncdata_lower({compiler.process(element.clauses, **kw)})"
+
+
+class folded_contains(GenericFunction[bool]):
+    """True when any column contains the needle, ignoring case the Unicode way.
+
+    Build it with :func:`contains_folded`. PostgreSQL gets
+    ``lower(col) LIKE :pattern ESCAPE '/' OR …``; SQLite gets one call of
+    ``asyncdata_icontains(needle, col, …)`` per row instead of a Python
+    ``lower`` per row and column, which is what makes search cost there.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    name = "folded_contains"
+
+
+def contains_folded(needle: str, *columns: Any) -> folded_contains:
+    """Case-insensitive substring match of ``needle`` over ``columns``; wildcards match
+    themselves."""
+    folded = needle.lower()
+    escaped = folded.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return folded_contains(literal(f"%{escaped}%"), literal(folded), *columns)
+
+
+@compiles(folded_contains)
+def _contains_default(element: folded_contains, compiler: SQLCompiler, **kw: Any) -> str:
+    pattern, _needle, *columns = element.clauses
+    like = compiler.process(pattern, **kw)
+    tests = [f"lower({compiler.process(c, **kw)}) LIKE {like} ESCAPE '/'" for c in columns]
+    return "(" + " OR ".join(tests) + ")"
+
+
+@compiles(folded_contains, "sqlite")
+def _contains_sqlite(element: folded_contains, compiler: SQLCompiler, **kw: Any) -> str:
+    _pattern, *arguments = element.clauses
+    return f"asyncdata_icontains({', '.join(compiler.process(a, **kw) for a in arguments)})"

@@ -12,7 +12,7 @@ from functools import partial
 from itertools import islice
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from sqlalchemy import Select, Table, delete, func, insert, inspect, or_, select, update
+from sqlalchemy import Select, Table, delete, func, insert, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Base, utcnow
-from asyncdata.sql import unicode_lower
+from asyncdata.sql import contains_folded
 from asyncdata.transactions import in_transaction, write_scope
 from asyncdata.translate import translate_error
 from asyncdata.validation import FieldRule, check_input, check_value
@@ -202,12 +202,8 @@ class Repository(Generic[ModelT]):
         needle = query.strip().lower()
         if not needle:
             return []
-        match = or_(
-            *(
-                unicode_lower(getattr(self.model, name)).contains(needle, autoescape=True)
-                for name in self.search_fields
-            )
-        )
+        columns = [getattr(self.model, name) for name in self.search_fields]
+        match = contains_folded(needle, *columns)
         stmt = self._select(match, include_inactive=include_inactive)
         return list(await self._scalars(stmt.limit(limit)))
 
