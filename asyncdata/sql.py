@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, String, literal
+from sqlalchemy import Boolean, String, literal, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import GenericFunction
 
 __all__ = ["contains_folded", "folded_contains", "unicode_lower"]
@@ -49,12 +50,18 @@ class folded_contains(GenericFunction[bool]):
     name = "folded_contains"
 
 
-def contains_folded(needle: str, *columns: Any) -> folded_contains:
+def contains_folded(needle: str, *columns: Any) -> ColumnElement[bool]:
     """Case-insensitive substring match of ``needle`` over ``columns``; wildcards match
-    themselves."""
+    themselves.
+
+    An ASCII needle needs no Unicode folding (no non-ASCII letter lower-cases to
+    plain ASCII except the Kelvin sign), so it takes the databases' own ILIKE.
+    """
     folded = needle.lower()
-    escaped = folded.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return folded_contains(literal(f"%{escaped}%"), literal(folded), *columns)
+    pattern = "%" + folded.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    if folded.isascii():
+        return or_(*(column.ilike(pattern, escape="/") for column in columns))
+    return folded_contains(literal(pattern), literal(folded), *columns)
 
 
 @compiles(folded_contains)

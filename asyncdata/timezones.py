@@ -36,15 +36,17 @@ def local_to_utc(on_date: date, at: time, tz: ZoneInfo, *, field: str = "booking
     Raises ValidationError naming ``field`` when that wall-clock time is skipped
     by a DST change; an ambiguous time resolves to its first occurrence.
     """
-    local = datetime.combine(on_date, at.replace(tzinfo=None), tzinfo=tz).replace(fold=0)
-    instant = local.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+    local = datetime.combine(on_date, at, tzinfo=tz).replace(fold=0)
+    before, after = local.utcoffset(), local.replace(fold=1).utcoffset()
+    # fold=0 reads a time with the offset in force before a change, fold=1 after it:
+    # in a spring-forward gap the later offset is larger, at a fall-back it is smaller.
+    if before is not None and after is not None and before < after:
         raise ValidationError(
             f"{field}: {on_date.isoformat()} {at.isoformat()} does not exist in {tz.key} "
             "(skipped by a daylight-saving change)",
             fields=[field],
         )
-    return instant
+    return local.astimezone(UTC)
 
 
 def utc_interval(
