@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
+from functools import lru_cache, partial
 from itertools import islice
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -243,14 +243,6 @@ class Repository(Generic[ModelT]):
             stmt = stmt.where(active)
         return stmt.order_by(*self._order(order_by)).options(*self._load(load))
 
-    def _column(self, name: str, purpose: str) -> Any:
-        columns = self.model.__table__.c
-        if not isinstance(name, str) or name not in columns:
-            raise ValidationError(
-                f"{purpose}: {self.model.__name__} has no column {name!r}", fields=[str(name)]
-            )
-        return columns[name]
-
     def _filter(self, filters: Filters) -> list[ColumnElement[bool]]:
         if filters is None:
             return []
@@ -258,7 +250,7 @@ class Repository(Generic[ModelT]):
             raise ValidationError(f"filters={filters!r}: must be a mapping", fields=["filters"])
         conditions = []
         for name, value in filters.items():
-            column = self._column(name, "filters")
+            column = _column(self.model, name, "filters")
             values = list(value) if isinstance(value, list | tuple) else [value]
             values = [v if v is None else check_value(self.model, name, v) for v in values]
             if isinstance(value, list | tuple):
@@ -267,29 +259,12 @@ class Repository(Generic[ModelT]):
                 conditions.append(column.is_(None) if values[0] is None else column == values[0])
         return conditions
 
-    def _order(self, order_by: str | Sequence[str] | None) -> list[Any]:
+    def _order(self, order_by: str | Sequence[str] | None) -> tuple[Any, ...]:
         names = (order_by,) if isinstance(order_by, str) else (order_by or self.default_order)
-        clauses = []
-        for name in names:
-            descending = isinstance(name, str) and name.startswith("-")
-            column = self._column(name[1:] if descending else name, "order_by")
-            clauses.append(column.desc() if descending else column.asc())
-        if "id" not in {str(n).lstrip("-") for n in names}:
-            clauses.append(self._pk.asc())
-        return clauses
+        return _order_clauses(self.model, _names(names, "order_by"))
 
-    def _load(self, load: Sequence[str]) -> list[ORMOption]:
-        if isinstance(load, str):
-            load = (load,)
-        relationships = inspect(self.model).relationships
-        options: list[ORMOption] = []
-        for name in load:
-            if name not in relationships:
-                raise ValidationError(
-                    f"load: {self.model.__name__} has no relationship {name!r}", fields=["load"]
-                )
-            options.append(selectinload(relationships[name].class_attribute))
-        return options
+    def _load(self, load: str | Sequence[str]) -> tuple[ORMOption, ...]:
+        return _load_options(self.model, _names((load,) if isinstance(load, str) else load, "load"))
 
     def _not_found(self, id: int) -> NotFoundError:
         return NotFoundError(f"{self.model.__name__} id={id!r} not found", fields=["id"])
@@ -313,3 +288,47 @@ class Repository(Generic[ModelT]):
             if not in_transaction(self.session):
                 await self.session.rollback()
             raise translate_error(exc) from exc
+
+
+def _names(names: Iterable[Any], purpose: str) -> tuple[str, ...]:
+    found = tuple(names)
+    if not all(isinstance(name, str) for name in found):
+        raise ValidationError(f"{purpose}={found!r}: must be column names", fields=[purpose])
+    return found
+
+
+def _column(model: type[Base], name: str, purpose: str) -> Any:
+    columns = model.__table__.c
+    if not isinstance(name, str) or name not in columns:
+        raise ValidationError(
+            f"{purpose}: {model.__name__} has no column {name!r}", fields=[str(name)]
+        )
+    return columns[name]
+
+
+@lru_cache(maxsize=512)
+def _order_clauses(model: type[Base], names: tuple[str, ...]) -> tuple[Any, ...]:
+    """ORDER BY for ``names`` ("-name" descending), ending with the id as a tie-breaker.
+    Cached: repositories build the same orderings on every call."""
+    clauses = []
+    for name in names:
+        descending = name.startswith("-")
+        column = _column(model, name[1:] if descending else name, "order_by")
+        clauses.append(column.desc() if descending else column.asc())
+    if "id" not in {name.lstrip("-") for name in names}:
+        clauses.append(model.__table__.c.id.asc())
+    return tuple(clauses)
+
+
+@lru_cache(maxsize=512)
+def _load_options(model: type[Base], names: tuple[str, ...]) -> tuple[ORMOption, ...]:
+    """``selectinload`` options for relationship ``names``; cached like the orderings."""
+    relationships = inspect(model).relationships
+    options = []
+    for name in names:
+        if name not in relationships:
+            raise ValidationError(
+                f"load: {model.__name__} has no relationship {name!r}", fields=["load"]
+            )
+        options.append(selectinload(relationships[name].class_attribute))
+    return tuple(options)
