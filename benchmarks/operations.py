@@ -156,7 +156,8 @@ def build_operations(target: Target, data: Dataset, sizes: Sizes) -> list[Operat
                 items=booked,
                 reset=drop_new_bookings,
                 tasks=sizes.tasks,
-                note="peers other than asyncdata: timezone lookup + insert, no rule checks",
+                note="hand-written: the same rule checks, by hand; advanced-alchemy, raw: "
+                "timezone lookup + insert, no rule checks",
             )
         )
     return operations

@@ -4,7 +4,8 @@ Same engine (``asyncdata.database.create_engine``) and a plain
 ``async_sessionmaker(expire_on_commit=False)``. No input validation, no error
 translation: the code a library has to match to earn its place. Where rows
 need ``starts_at``/``ends_at``, it looks up the specialists' timezones and
-computes them; overlaps are left to the database constraint. ``create_many``
+computes them; overlaps are left to the database constraint. A single booking
+(the throughput test) checks the same rules as asyncdata, written by hand. ``create_many``
 asks RETURNING for the new rows but not for their input order
 (``sort_by_parameter_order=True`` makes SQLAlchemy send one INSERT per row on
 SQLite, which no careful engineer would accept).
@@ -148,9 +149,45 @@ class HandwrittenPeer(Peer):
         return free_starts(on_date, tz, windows, busy, SLOT_MINUTES, datetime.now(UTC))
 
     async def book(self, row: dict[str, Any]) -> Any:
+        """The booking rules as a careful engineer would write them: one query for the
+        specialist, its windows that weekday and its day off; checks in Python; insert."""
+        on_date, sid = row["booking_date"], row["specialist_id"]
+        day_off = (
+            select(DayOff.id)
+            .where(DayOff.specialist_id == sid, DayOff.date == on_date, DayOff.is_active)
+            .exists()
+        )
+        stmt = (
+            select(
+                Specialist.timezone,
+                Specialist.is_active,
+                Schedule.start_time,
+                Schedule.end_time,
+                day_off,
+            )
+            .outerjoin(
+                Schedule,
+                (Schedule.specialist_id == Specialist.id)
+                & (Schedule.day_of_week == on_date.weekday())
+                & Schedule.is_active,
+            )
+            .where(Specialist.id == sid)
+        )
         async with self.sessions() as db:
-            zones = await timezones(db, {row["specialist_id"]})
-            booking = Booking(**with_span(row, zones[row["specialist_id"]]))
+            found = (await db.execute(stmt)).all()
+            if not found or not found[0].is_active or found[0][4]:
+                raise ValueError("specialist unavailable that day")
+            tz = ZoneInfo(found[0].timezone)
+            booking = Booking(**with_span(row, tz))
+            local_end = booking.ends_at.astimezone(tz).time()
+            inside = any(
+                r.start_time is not None
+                and r.start_time <= row["booking_time"]
+                and local_end <= r.end_time
+                for r in found
+            )
+            if not inside or booking.starts_at <= datetime.now(UTC):
+                raise ValueError("outside the schedule or in the past")
             db.add(booking)
             await db.commit()
             return booking
