@@ -92,21 +92,9 @@ class Repository(Generic[ModelT]):
         """Validate, insert and return the new row."""
         values = self.validate(data, partial=False)
         async with self.writing(values):
-            return await self._insert_one(await self.prepare(values, None, **options))
-
-    async def _insert_one(self, values: dict[str, Any]) -> ModelT:
-        """Insert one row by the cheapest path that keeps the session's other objects readable.
-
-        A failed flush expires every object the session holds, so the unit of work
-        (``add`` + ``flush``) is used only where that can touch nothing else: inside a
-        savepoint, or in a session holding no objects. Otherwise an INSERT … RETURNING,
-        whose failure expires nothing.
-        """
-        if in_transaction(self.session) or not self.session.identity_map:
-            row = self.model(**values)
-            self.session.add(row)
-            await self.session.flush()
-        else:
+            values = await self.prepare(values, None, **options)
+            # INSERT … RETURNING rather than add + flush: a failed flush would expire
+            # every other object the session holds.
             stmt = insert(self.model).returning(self.model)
             row = (await self.session.scalars(stmt, [values])).one()
         return cast(ModelT, row)
