@@ -2,9 +2,9 @@
 
 The rules themselves live in ``asyncdata.availability`` as plain functions;
 this module loads the rows they need (a fixed number of statements, whatever
-the number of bookings) and writes the result. The database has the last
-word on overlaps: an exclusion constraint on PostgreSQL, a trigger plus
-``BEGIN IMMEDIATE`` on SQLite.
+the number of bookings) and writes the result. Overlaps are left to the
+database alone, the one check no race can slip past: an exclusion constraint
+on PostgreSQL, triggers on SQLite; the violation arrives as a ConflictError.
 """
 
 from __future__ import annotations
