@@ -25,7 +25,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from asyncdata.errors import ConflictError, ValidationError
-from asyncdata.models.booking import BookingStatus
+from asyncdata.models.booking import OVERLAP_CONSTRAINT, BookingStatus
 from asyncdata.timezones import local_to_utc, utc_interval
 
 __all__ = [
@@ -38,9 +38,6 @@ __all__ = [
     "free_slots",
     "window_bounds",
 ]
-
-OVERLAP_CONSTRAINT = "ex_bookings_no_overlap"
-"""Name of the database constraint that forbids overlapping active bookings."""
 
 Interval = tuple[datetime, datetime]
 """``(start, end)``: the half-open span ``[start, end)`` of two UTC-aware instants."""

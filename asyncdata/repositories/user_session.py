@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import or_, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -32,12 +32,21 @@ class UserSessionRepository(Repository[UserSession]):
         """The session if it is active and unexpired, else None."""
         return await self.first_where(UserSession.session_id == session_id)
 
-    async def _require_live(self, session_id: str) -> UserSession:
-        found = await self.get_by_session_id(session_id)
-        if found is None:
-            raise NotFoundError(
-                f"session_id={session_id!r}: no active session", fields=["session_id"]
-            )
+    async def _update_live(self, session_id: str, **values: Any) -> UserSession:
+        """Change the active, unexpired session in one UPDATE; NotFoundError if there is none."""
+        stmt = (
+            update(UserSession)
+            .where(UserSession.session_id == session_id, self.active_clause())
+            .values(**values, updated_at=utcnow())
+            .returning(UserSession)
+            .execution_options(populate_existing=True)
+        )
+        async with self.writing({"session_id": session_id}):
+            found = (await self.session.scalars(stmt)).one_or_none()
+            if found is None:
+                raise NotFoundError(
+                    f"session_id={session_id!r}: no active session", fields=["session_id"]
+                )
         return found
 
     async def extend(self, session_id: str, seconds: int) -> UserSession:
@@ -46,13 +55,11 @@ class UserSessionRepository(Repository[UserSession]):
             raise ValidationError(
                 f"seconds={seconds!r}: must be a whole number > 0", fields=["seconds"]
             )
-        found = await self._require_live(session_id)
-        return await self.update(found.id, {"expires_at": utcnow() + timedelta(seconds=seconds)})
+        return await self._update_live(session_id, expires_at=utcnow() + timedelta(seconds=seconds))
 
     async def deactivate(self, session_id: str) -> UserSession:
         """End the active session now (NotFoundError if none is active)."""
-        found = await self._require_live(session_id)
-        return await self.update(found.id, {"is_active": False})
+        return await self._update_live(session_id, is_active=False)
 
     async def cleanup_expired(self) -> int:
         """Deactivate every session past its expiry; return how many."""
