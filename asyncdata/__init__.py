@@ -14,6 +14,7 @@ from asyncdata.errors import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    TransientError,
     ValidationError,
 )
 from asyncdata.models import (
@@ -52,6 +53,7 @@ __all__ = [
     "ScheduleRepository",
     "Specialist",
     "SpecialistRepository",
+    "TransientError",
     "UserSession",
     "UserSessionRepository",
     "ValidationError",

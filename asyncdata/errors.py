@@ -7,11 +7,18 @@
     ├── ValidationError            (also ValueError) bad input; ``fields`` names the culprits
     ├── ConflictError              the input clashes with stored rows or a concurrent write;
     │                              ``constraint`` names the violated constraint where known
-    └── ConfigurationError         ``DB_URL`` or the Alembic setup is unusable
+    ├── TransientError             the call did not take effect and may succeed if retried:
+    │                              connection refused, lost or reset, server starting or
+    │                              stopping, a statement/lock/busy timeout, a deadlock or a
+    │                              serialization failure
+    └── ConfigurationError         ``DB_URL``, a setting or the migration setup is unusable
 
-No raw SQLAlchemy or driver exception escapes a repository: the original is
-kept as ``__cause__`` for logs. Messages name the offending field and value and
-never contain a password.
+Every error has ``retryable``: True only for ``TransientError``, so a caller
+can write one ``except AsyncDataError as exc: if exc.retryable: ...``.
+
+No raw SQLAlchemy, driver or builtin exception escapes a public call: the
+original is kept as ``__cause__`` for logs. Messages name the offending field
+and value and never contain a password.
 """
 
 from __future__ import annotations
@@ -23,12 +30,16 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "NotFoundError",
+    "TransientError",
     "ValidationError",
 ]
 
 
 class AsyncDataError(Exception):
     """Base class of every error asyncdata raises on purpose."""
+
+    retryable: bool = False
+    """Whether the same call may succeed if simply retried (only ``TransientError``)."""
 
 
 class NotFoundError(AsyncDataError, LookupError):
@@ -64,6 +75,16 @@ class ConflictError(AsyncDataError):
         super().__init__(message)
         self.constraint = constraint
         self.fields: tuple[str, ...] = tuple(fields)
+
+
+class TransientError(AsyncDataError):
+    """The call did not take effect, and the same call may succeed if retried.
+
+    Raised for lost, refused or reset connections, a server starting or shutting
+    down, statement, lock and busy timeouts, deadlocks and serialization failures.
+    """
+
+    retryable = True
 
 
 class ConfigurationError(AsyncDataError):
