@@ -1,4 +1,4 @@
-"""The booking rules of SPEC section 6 as plain functions over plain values.
+"""The booking rules as plain functions over plain values.
 
 Nothing here opens a session, builds a query or touches an ORM object. The
 repositories load the few rows that matter (the specialist's active windows for
@@ -156,7 +156,9 @@ def free_slots(
     if step_minutes is not None:
         _require_minutes(step_minutes, "step_minutes")
     duration = timedelta(minutes=duration_minutes)
-    step = timedelta(minutes=duration_minutes if step_minutes is None else step_minutes)
+    # A step longer than any window finds each window's first slot only, whatever its size:
+    # capping it keeps the arithmetic inside the representable range.
+    step = timedelta(minutes=min(duration_minutes if step_minutes is None else step_minutes, _DAY))
     spans = [window_bounds(on_date, w, tz) for w in windows]
     spans = [(ws, we) for ws, we in spans if ws + duration <= we]
     if day_off or not spans:
@@ -189,7 +191,7 @@ ALLOWED_MOVES: Mapping[BookingStatus, frozenset[BookingStatus]] = MappingProxyTy
         BookingStatus.NO_SHOW: frozenset(),
     }
 )
-"""Status -> the statuses it may move to (SPEC 6.5); read-only. Staying put is not a move."""
+"""Status -> the statuses it may move to; read-only. Staying put is not a move."""
 
 
 def check_move(
@@ -226,7 +228,16 @@ def _day_busy(busy: Sequence[Interval], lo: datetime, hi: datetime) -> list[Inte
     return sorted((s, e) for s, e in busy if s < e and s < hi and lo < e)
 
 
+_DAY = 2 * 24 * 60
+"""Minutes in two days: longer than any window, DST changes included."""
+
+
 def _require_minutes(value: int, field: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(
+            f"{field}: must be a whole number of minutes, got {type(value).__name__}",
+            fields=[field],
+        )
     if value < 1:
         raise ValidationError(f"{field}: must be at least 1 minute, got {value!r}", fields=[field])
 

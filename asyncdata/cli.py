@@ -1,15 +1,26 @@
-"""The ``asyncdata`` command: ``init-db`` and ``demo``."""
+"""The ``asyncdata`` command: ``init-db`` and ``demo``.
+
+Any failure a user can act on (a database down or unreachable, a bad
+setting, a failed migration) ends the command with one line
+``asyncdata: <what went wrong>`` on stderr and exit status 2, never a
+traceback; the line names the host and port or the file, never the password.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Sequence
 
 from asyncdata.config import load_settings
 from asyncdata.database import dispose_engine, init_db
 from asyncdata.demo import run_demo
 from asyncdata.errors import AsyncDataError
+from asyncdata.translate import translate_fault
+
+EXIT_FAILURE = 2
+"""Exit status when the command could not do its work (database or configuration)."""
 
 __all__ = ["main"]
 
@@ -35,6 +46,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         asyncio.run(_init_db() if args.command == "init-db" else run_demo())
-    except AsyncDataError as exc:
-        parser.exit(1, f"asyncdata: {exc}\n")
+    except KeyboardInterrupt:
+        print("asyncdata: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        error = exc if isinstance(exc, AsyncDataError) else _url_fault(exc)
+        if error is None:
+            raise  # a bug: the traceback is what a report needs
+        print(f"asyncdata: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
+
+
+def _url_fault(exc: BaseException) -> AsyncDataError | None:
+    try:
+        url = load_settings().url
+    except AsyncDataError:
+        url = None
+    return translate_fault(exc, url=url)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,20 +1,36 @@
-"""Settings read from the environment: ``DB_URL`` and ``SQLALCHEMY_ECHO``.
+"""Settings read from the environment: the database URL, SQL logging, pool and timeouts.
 
 The ``alembic`` command line and the library read the same variables, so one
 ``DB_URL`` drives both. Sync-style URLs are upgraded to the async drivers.
+
+Every tuning setting exists twice: as an environment variable read by
+``get_engine()`` and as a keyword of ``create_engine(...)``. Both go through
+the same checks here, so a bad value fails the same way wherever it came from:
+a ``ConfigurationError`` naming the variable, raised before any connection is
+attempted. Nothing here ever renders a password.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from asyncdata.errors import ConfigurationError
 
-__all__ = ["DEFAULT_DB_URL", "Settings", "async_url", "load_settings"]
+__all__ = [
+    "DEFAULT_DB_URL",
+    "ENV_VARIABLES",
+    "EngineSettings",
+    "Settings",
+    "async_url",
+    "load_engine_settings",
+    "load_settings",
+]
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./app.db"
 
@@ -26,6 +42,129 @@ _DRIVERS = {
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
 _TRUTHY = {"1", "true", "yes"}
+_OFF = {"", "none", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    env: str
+    minimum: float
+    integer: bool
+    optional: bool  # may be turned off ("off", "none"; None as a keyword)
+    default: float | None
+
+
+_SPECS: dict[str, _Spec] = {
+    "pool_size": _Spec("DB_POOL_SIZE", 1, True, False, 5),
+    "max_overflow": _Spec("DB_MAX_OVERFLOW", 0, True, False, 10),
+    "pool_timeout_s": _Spec("DB_POOL_TIMEOUT_S", 0, False, False, 30.0),
+    "pool_recycle_s": _Spec("DB_POOL_RECYCLE_S", 1, False, True, None),
+    "connect_timeout_s": _Spec("DB_CONNECT_TIMEOUT_S", 0.001, False, False, 10.0),
+    "statement_timeout_ms": _Spec("DB_STATEMENT_TIMEOUT_MS", 1, True, True, None),
+    "lock_timeout_ms": _Spec("DB_LOCK_TIMEOUT_MS", 1, True, True, None),
+    "busy_timeout_ms": _Spec("DB_BUSY_TIMEOUT_MS", 0, True, False, 5_000),
+}
+ENV_VARIABLES: Mapping[str, str] = {name: spec.env for name, spec in _SPECS.items()}
+"""``create_engine`` keyword -> environment variable, for every pool and timeout setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Pool and timeout settings, checked; ``None`` means "not given".
+
+    Each field is the ``create_engine`` keyword of the same name; its variable
+    is in ``ENV_VARIABLES``. ``with_defaults()`` fills what was not given:
+
+    - ``pool_size`` (``DB_POOL_SIZE``, 5): connections kept open in the pool.
+    - ``max_overflow`` (``DB_MAX_OVERFLOW``, 10): extra connections allowed under load.
+    - ``pool_timeout_s`` (``DB_POOL_TIMEOUT_S``, 30): how long a call waits for a free
+      pooled connection before failing with ``TransientError``.
+    - ``pool_recycle_s`` (``DB_POOL_RECYCLE_S``, off): replace connections older than
+      this, e.g. to stay under a firewall's or pgbouncer's idle cut-off.
+    - ``connect_timeout_s`` (``DB_CONNECT_TIMEOUT_S``, 10): how long opening a
+      PostgreSQL connection may take before ``TransientError``.
+    - ``statement_timeout_ms`` (``DB_STATEMENT_TIMEOUT_MS``, off): PostgreSQL cancels a
+      statement running longer (``TransientError``). Sent in the connection's startup
+      packet, so it costs no round trip.
+    - ``lock_timeout_ms`` (``DB_LOCK_TIMEOUT_MS``, off): PostgreSQL stops waiting for a
+      row or table lock after this long (``TransientError``); startup packet too.
+    - ``busy_timeout_ms`` (``DB_BUSY_TIMEOUT_MS``, 5000): how long a SQLite writer waits
+      for another connection's write lock before ``TransientError``.
+    """
+
+    pool_size: int | None = None
+    max_overflow: int | None = None
+    pool_timeout_s: float | None = None
+    pool_recycle_s: float | None = None
+    connect_timeout_s: float | None = None
+    statement_timeout_ms: int | None = None
+    lock_timeout_ms: int | None = None
+    busy_timeout_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, spec in _SPECS.items():
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _checked(name, spec, value))
+
+    def with_defaults(self) -> EngineSettings:
+        """These settings with each one not given replaced by the library default."""
+        values = {name: getattr(self, name) for name in _SPECS}
+        for name, spec in _SPECS.items():
+            if values[name] is None:
+                values[name] = spec.default
+        return EngineSettings(**values)
+
+    def overridden_by(self, **given: float | None) -> EngineSettings:
+        """These settings with every non-None value of ``given`` taking precedence."""
+        values = {name: getattr(self, name) for name in _SPECS}
+        values.update({name: value for name, value in given.items() if value is not None})
+        return EngineSettings(**values)
+
+
+def _checked(name: str, spec: _Spec, value: object) -> float:
+    """``value`` as the setting's number, or ConfigurationError naming variable and keyword."""
+    wanted = "an integer" if spec.integer else "a number"
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if (
+        number is None
+        or not math.isfinite(number)
+        or (spec.integer and not float(number).is_integer())
+        or number < spec.minimum
+    ):
+        raise ConfigurationError(
+            f"{spec.env} (create_engine {name}=) must be {wanted} >= {spec.minimum:g}, "
+            f"got {value!r}"
+        )
+    return int(number) if spec.integer else float(number)
+
+
+def _parsed(name: str, spec: _Spec, text: str) -> float | None:
+    cleaned = text.strip()
+    if spec.optional and cleaned.lower() in _OFF:
+        return None
+    try:
+        number: float = int(cleaned) if spec.integer else float(cleaned)
+    except ValueError:
+        wanted = "an integer" if spec.integer else "a number"
+        hint = " or 'off'" if spec.optional else ""
+        raise ConfigurationError(f"{spec.env} must be {wanted}{hint}, got {text!r}") from None
+    return _checked(name, spec, number)
+
+
+def load_engine_settings(environ: Mapping[str, str] | None = None) -> EngineSettings:
+    """The pool and timeout settings the environment gives; the others stay None.
+
+    An unset or empty variable means "not given"; ``off`` (or ``none``) turns an
+    optional one (recycle, statement and lock timeouts) off explicitly.
+    """
+    env = os.environ if environ is None else environ
+    given: dict[str, float | None] = {}
+    for name, spec in _SPECS.items():
+        raw = env.get(spec.env)
+        if raw is not None and raw.strip():
+            given[name] = _parsed(name, spec, raw)
+    return EngineSettings(**given)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -34,6 +173,7 @@ class Settings:
 
     url: URL
     echo: bool
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
 
 def _scheme(raw: str) -> str:
@@ -61,7 +201,7 @@ def async_url(raw: str | URL) -> URL:
 
 
 def load_settings() -> Settings:
-    """Read ``DB_URL`` and ``SQLALCHEMY_ECHO`` now (not at import time)."""
+    """Read ``DB_URL``, ``SQLALCHEMY_ECHO`` and the ``DB_*`` settings now (not at import)."""
     raw = os.environ.get("DB_URL") or DEFAULT_DB_URL
     echo = os.environ.get("SQLALCHEMY_ECHO", "").strip().lower() in _TRUTHY
-    return Settings(url=async_url(raw), echo=echo)
+    return Settings(url=async_url(raw), echo=echo, engine=load_engine_settings())

@@ -37,7 +37,10 @@ def local_to_utc(on_date: date, at: time, tz: ZoneInfo, *, field: str = "booking
     by a DST change; an ambiguous time resolves to its first occurrence.
     """
     local = datetime.combine(on_date, at, tzinfo=tz).replace(fold=0)
-    before, after = local.utcoffset(), local.replace(fold=1).utcoffset()
+    try:
+        before, after = local.utcoffset(), local.replace(fold=1).utcoffset()
+    except OverflowError:
+        before = after = None
     # fold=0 reads a time with the offset in force before a change, fold=1 after it:
     # in a spring-forward gap the later offset is larger, at a fall-back it is smaller.
     if before is not None and after is not None and before < after:
@@ -46,7 +49,14 @@ def local_to_utc(on_date: date, at: time, tz: ZoneInfo, *, field: str = "booking
             "(skipped by a daylight-saving change)",
             fields=[field],
         )
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            f"booking_date: {on_date.isoformat()} {at.isoformat()} in {tz.key} is outside "
+            "the range of representable instants",
+            fields=["booking_date"],
+        ) from None
 
 
 def utc_interval(
@@ -54,4 +64,11 @@ def utc_interval(
 ) -> tuple[datetime, datetime]:
     """``[starts_at, ends_at)`` in UTC for a booking given in local time."""
     starts_at = local_to_utc(on_date, at, tz)
-    return starts_at, starts_at + timedelta(minutes=duration_minutes)
+    try:
+        return starts_at, starts_at + timedelta(minutes=duration_minutes)
+    except OverflowError:
+        raise ValidationError(
+            f"booking_date: {on_date.isoformat()} plus {duration_minutes} min is outside "
+            "the range of representable instants",
+            fields=["booking_date"],
+        ) from None

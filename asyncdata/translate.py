@@ -1,9 +1,17 @@
-"""SQLAlchemy and driver exceptions, turned into asyncdata's own errors.
+"""SQLAlchemy, driver and builtin exceptions, turned into asyncdata's own errors.
 
 Both drivers report the same violations differently: asyncpg gives a
 SQLSTATE and the constraint's name, SQLite only a message. Both are mapped to
 the constraint names of our naming convention, so callers see one
 ``ConflictError(constraint="uq_specialists_email")`` whichever database ran.
+
+Faults (the call did not take effect and may succeed if retried) become
+``TransientError``: a connection refused, lost or reset; a server starting or
+shutting down; a statement, lock, pool or busy timeout; a deadlock or a
+serialization failure. A database that cannot be used as configured (a bad
+SQLite path, an unknown host, wrong credentials, a missing database) becomes
+``ConfigurationError``. Messages name the host and port or the file, never
+the password.
 """
 
 from __future__ import annotations
@@ -15,18 +23,24 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint, UniqueConstraint
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
-from asyncdata.errors import AsyncDataError, ConflictError, NotFoundError, ValidationError
+from asyncdata.errors import (
+    AsyncDataError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
+from asyncdata.faults import fault_error
 from asyncdata.models import Base
 from asyncdata.models.booking import OVERLAP_CONSTRAINT
 
-__all__ = ["translate_error"]
+__all__ = ["translate_error", "translate_fault"]
 
 _SQLITE = re.compile(r"^(UNIQUE|CHECK|NOT NULL|FOREIGN KEY) constraint failed(?:: (.*))?$")
 _WRITTEN_TABLE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
-_RETRYABLE_STATES = {"40001", "40P01", "55P03"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +90,6 @@ def _classify(exc: DBAPIError) -> _Violation | None:
             "23502": "not null",
             "23P01": "exclusion",
         }.get(state)
-        if kind is None and state in _RETRYABLE_STATES:
-            kind = "retry"
         if kind is None and state.startswith("22"):
             kind = "data"
         if kind is None:
@@ -89,8 +101,6 @@ def _classify(exc: DBAPIError) -> _Violation | None:
     message = str(orig)
     if OVERLAP_CONSTRAINT in message:
         return _Violation("exclusion", OVERLAP_CONSTRAINT, _constraints()[OVERLAP_CONSTRAINT])
-    if "database is locked" in message:
-        return _Violation("retry", None, ())
     match = _SQLITE.match(message)
     if match is None:
         return None
@@ -124,8 +134,15 @@ def _shown(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
 def translate_error(
     exc: SQLAlchemyError, values: Mapping[str, Any] | None = None
 ) -> AsyncDataError:
-    """The asyncdata error for ``exc``; ``values`` (the attempted row) fill the message."""
+    """The asyncdata error for ``exc``; ``values`` (the attempted row) fill the message.
+
+    Faults (lost connections, timeouts, deadlocks, ...) become ``TransientError``
+    and an unusable database ``ConfigurationError``, as ``translate_fault`` does.
+    """
     values = values or {}
+    fault = fault_error(exc)
+    if fault is not None:
+        return fault
     if isinstance(exc, DBAPIError):
         found = _classify(exc)
     elif isinstance(exc, StatementError) and isinstance(exc.orig, ValueError | TypeError):
@@ -149,8 +166,6 @@ def translate_error(
     if found.kind == "foreign key":
         keys = columns or tuple(k for k in values if k.endswith("_id"))
         return NotFoundError(f"{_shown(keys, values)} refers to a missing row", fields=keys)
-    if found.kind == "retry":
-        return ConflictError("a concurrent write got in the way; retry the call", constraint=name)
     if found.kind == "data":
         return ValidationError(f"invalid value: {_brief(exc)}", fields=columns)
     return ValidationError(
@@ -163,3 +178,23 @@ def _brief(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def translate_fault(exc: BaseException, *, url: URL | None = None) -> AsyncDataError | None:
+    """The asyncdata error for a fault raised outside a repository's own SQL, or None.
+
+    Meant for what escapes connecting, pooling and session cleanup: a raw
+    ``ConnectionRefusedError``/``OSError``/``TimeoutError`` from the driver, an
+    asyncpg or sqlite3 exception, or any SQLAlchemy error (translated as
+    ``translate_error`` does). Given ``url``, the message names the host and
+    port or the SQLite file (never the password). Returns None for anything
+    else, asyncdata's own errors included, so callers re-raise those unchanged.
+    """
+    if isinstance(exc, AsyncDataError):
+        return None
+    fault = fault_error(exc, url=url)
+    if fault is not None:
+        return fault
+    if isinstance(exc, SQLAlchemyError):
+        return translate_error(exc)
+    return None

@@ -1,38 +1,80 @@
 """Checking and normalising caller input before it reaches the database.
 
-Field types, nullability, required-ness and lengths are read from the model's
-columns, so every model gets the same checks without restating them; the few
-rules a column cannot express (an email's shape, a timezone's existence) are
-plain functions named per field by each repository.
+Field types, nullability, required-ness, lengths and integer ranges are read
+from the model's columns, so every model gets the same checks without
+restating them; the few rules a column cannot express (an email's shape, a
+timezone's existence) are plain functions named per field by each repository.
+The checks of the other arguments of repository calls (ids, limits, flags,
+dates, text) live in ``asyncdata.arguments`` and are re-exported here.
+
+Every value accepted here is one both SQLite and PostgreSQL store and compare
+alike: integers within the column's range as PostgreSQL defines it, text
+without NUL characters or lone surrogates, JSON without NaN or infinities,
+instants a ``datetime`` can hold in UTC.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import JSON, String, inspect
+from sqlalchemy import JSON, BigInteger, Integer, SmallInteger, String, inspect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from asyncdata.arguments import (
+    FIRST_INSTANT_DATE,
+    INT_RANGES,
+    LAST_INSTANT_DATE,
+    MAX_ROW_COUNT,
+    NO_MATCH,
+    check_date,
+    check_flag,
+    check_id,
+    check_instant,
+    check_minutes,
+    check_row_count,
+    check_text,
+    normalised_email,
+    shown,
+    storable_instant,
+    text_problem,
+)
 from asyncdata.errors import ValidationError
+from asyncdata.models.folded import fold
 from asyncdata.timezones import zone
 
 __all__ = [
+    "FIRST_INSTANT_DATE",
+    "LAST_INSTANT_DATE",
     "MANAGED_FIELDS",
+    "MAX_ROW_COUNT",
+    "NO_MATCH",
     "FieldRule",
     "FieldSpec",
+    "check_date",
+    "check_flag",
+    "check_id",
     "check_input",
+    "check_instant",
+    "check_minutes",
+    "check_operand",
+    "check_row_count",
+    "check_text",
     "check_value",
     "column_specs",
     "email",
     "field_specs",
     "in_range",
+    "int_range",
+    "normalised_email",
     "timezone_name",
 ]
 
@@ -40,9 +82,26 @@ FieldRule = Callable[[Any], Any]
 """Takes a type-checked value, returns it normalised or raises ValueError with the reason."""
 
 MANAGED_FIELDS = frozenset({"id", "created_at", "updated_at", "starts_at", "ends_at"})
-"""Columns the library sets itself; a caller naming one gets a ValidationError."""
+"""Columns the library sets itself; a caller naming one gets a ValidationError. The folded
+copies kept for case-insensitive matching (``search_text`` and the like) are managed too."""
+
+MAX_JSON_DEPTH: Final = 100
+"""JSON nested deeper than this is refused (both backends then parse it alike)."""
+
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def int_range(column_type: TypeEngine[Any]) -> tuple[int, int] | None:
+    """The integers a column of this type holds on PostgreSQL (SQLite holds more, but one
+    answer on both backends means the narrower range); None if not an integer column."""
+    if isinstance(column_type, BigInteger):
+        return INT_RANGES[64]
+    if isinstance(column_type, SmallInteger):
+        return INT_RANGES[16]
+    if isinstance(column_type, Integer):
+        return INT_RANGES[32]
+    return None
 
 
 Check = Callable[[Any], Any]
@@ -50,8 +109,13 @@ Check = Callable[[Any], Any]
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """What a column accepts, read once from the model; ``check`` applies it to a non-null
-    value (returns it, or raises ValueError with the reason)."""
+    """What a column accepts, read once from the model.
+
+    ``check`` applies it to a non-null value about to be stored (returns it,
+    normalised, or raises ValueError with the reason); ``operand`` to a value a
+    stored one is compared with (returns it, or ``NO_MATCH`` when no stored
+    value can equal it, e.g. an integer beyond the column's range).
+    """
 
     name: str
     python_type: type
@@ -59,6 +123,8 @@ class FieldSpec:
     required: bool
     max_length: int | None
     check: Check = field(compare=False, repr=False)
+    operand: Check = field(compare=False, repr=False)
+    comparable: bool = True
 
 
 def _python_type(column_type: TypeEngine[Any]) -> type:
@@ -72,7 +138,13 @@ def _python_type(column_type: TypeEngine[Any]) -> type:
 @cache
 def field_specs(model: type[DeclarativeBase]) -> Mapping[str, FieldSpec]:
     """The caller-settable columns of ``model``, keyed by attribute name."""
-    return {k: v for k, v in column_specs(model).items() if k not in MANAGED_FIELDS}
+    managed = MANAGED_FIELDS | _folded(model)
+    return {k: v for k, v in column_specs(model).items() if k not in managed}
+
+
+@cache
+def _folded(model: type[DeclarativeBase]) -> frozenset[str]:
+    return frozenset(c.key for c in model.__table__.columns if "folded_from" in c.info)
 
 
 @cache
@@ -90,13 +162,17 @@ def column_specs(model: type[DeclarativeBase]) -> Mapping[str, FieldSpec]:
         kind = _python_type(column.type)
         nullable = bool(column.nullable)
         max_length = column.type.length if isinstance(column.type, String) else None
+        limits = int_range(column.type)
+        instants = bool(column.info.get("instants"))
         specs[attr.key] = FieldSpec(
             name=attr.key,
             python_type=kind,
             nullable=nullable,
             required=not nullable and not has_default,
             max_length=max_length,
-            check=_checker(kind, nullable, max_length),
+            check=_checker(kind, nullable, max_length, limits, instants),
+            operand=_operand(kind, limits),
+            comparable=kind is not dict,
         )
     return specs
 
@@ -107,7 +183,38 @@ def _type_name(kind: type) -> str:
     )
 
 
-def _checker(kind: type, nullable: bool, max_length: int | None) -> Check:
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why ``value`` is not JSON both backends store and give back unchanged, or None."""
+    if depth > MAX_JSON_DEPTH:
+        return f"must not nest deeper than {MAX_JSON_DEPTH} levels"
+    if value is None or isinstance(value, bool | str):
+        return None
+    if isinstance(value, int):
+        return None if abs(value) < 10**4000 else "holds an integer too large for JSON"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must not hold NaN or infinity"
+    if isinstance(value, list | tuple):
+        for item in value:
+            if problem := _json_problem(item, depth + 1):
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"keys must be text, got {type(key).__name__}"
+            if problem := _json_problem(item, depth + 1):
+                return problem
+        return None
+    return f"holds {type(value).__name__}, which is not JSON"
+
+
+def _checker(
+    kind: type,
+    nullable: bool,
+    max_length: int | None,
+    limits: tuple[int, int] | None,
+    instants: bool,
+) -> Check:
     """The type check of one column, specialised once so validating a row stays cheap."""
 
     def wrong(value: Any) -> ValueError:
@@ -119,7 +226,7 @@ def _checker(kind: type, nullable: bool, max_length: int | None) -> Check:
         def check(value: Any) -> Any:
             try:
                 return kind(value)
-            except ValueError:
+            except (ValueError, TypeError):
                 raise ValueError(f"must be one of {allowed}") from None
 
     elif kind is dict:
@@ -127,13 +234,18 @@ def _checker(kind: type, nullable: bool, max_length: int | None) -> Check:
         def check(value: Any) -> Any:
             if not isinstance(value, dict | list):
                 raise ValueError("must be a JSON object or list")
-            return value
+            if problem := _json_problem(value):
+                raise ValueError(problem)
+            # The copy the database will give back: tuples become lists.
+            return json.loads(json.dumps(value))
 
     elif kind is str:
 
         def check(value: Any) -> Any:
             if not isinstance(value, str):
                 raise wrong(value)
+            if problem := text_problem(value):
+                raise ValueError(problem)
             if not nullable and not value.strip():
                 raise ValueError("must not be empty")
             if max_length is not None and len(value) > max_length:
@@ -147,6 +259,7 @@ def _checker(kind: type, nullable: bool, max_length: int | None) -> Check:
                 raise wrong(value)
             if value.utcoffset() is None:
                 raise ValueError("must be timezone-aware (a naive datetime has no defined instant)")
+            storable_instant(value)
             return value
 
     elif kind is time:
@@ -158,9 +271,31 @@ def _checker(kind: type, nullable: bool, max_length: int | None) -> Check:
                 raise ValueError("must be a wall-clock time without tzinfo")
             return value
 
+    elif kind is date:
+
+        def check(value: Any) -> Any:
+            if not isinstance(value, date) or isinstance(value, datetime):
+                raise wrong(value)
+            if instants and not FIRST_INSTANT_DATE <= value <= LAST_INSTANT_DATE:
+                raise ValueError(
+                    f"must be between {FIRST_INSTANT_DATE} and {LAST_INSTANT_DATE} "
+                    "(its instants must be representable)"
+                )
+            return value
+
+    elif kind is int:
+        low, high = limits or INT_RANGES[64]
+
+        def check(value: Any) -> Any:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise wrong(value)
+            if not low <= value <= high:
+                raise ValueError(f"must be between {low} and {high}")
+            return value
+
     else:
-        # bool is an int and datetime is a date in Python, but not here.
-        excluded = {int: bool, float: bool, date: datetime}.get(kind)
+        # bool is an int in Python, but not here.
+        excluded = bool if kind is float else None
 
         def check(value: Any) -> Any:
             if not isinstance(value, kind) or (excluded and isinstance(value, excluded)):
@@ -168,6 +303,37 @@ def _checker(kind: type, nullable: bool, max_length: int | None) -> Check:
             return value
 
     return check
+
+
+def _operand(kind: type, limits: tuple[int, int] | None) -> Check:
+    """The check of a value compared with the column (filters, lookups)."""
+    if kind is int:
+        low, high = limits or INT_RANGES[64]
+
+        def operand(value: Any) -> Any:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"must be integer, got {type(value).__name__}")
+            return value if low <= value <= high else NO_MATCH
+
+    elif kind is str:
+
+        def operand(value: Any) -> Any:
+            if not isinstance(value, str):
+                raise ValueError(f"must be text, got {type(value).__name__}")
+            if problem := text_problem(value):
+                raise ValueError(problem)
+            return value
+
+    elif kind is date:
+
+        def operand(value: Any) -> Any:
+            if not isinstance(value, date) or isinstance(value, datetime):
+                raise ValueError(f"must be date, got {type(value).__name__}")
+            return value
+
+    else:
+        return _checker(kind, True, None, limits, False)
+    return operand
 
 
 def check_input(
@@ -200,11 +366,17 @@ def check_input(
                     raise ValueError("must not be null")
                 clean[key] = None
                 continue
-            checked = specs[key].check(value)
+            spec = specs[key]
+            checked = spec.check(value)
             rule = rules.get(key)
-            clean[key] = checked if rule is None else rule(checked)
+            if rule is not None:
+                checked = rule(checked)
+                # Length limits hold for the value as stored, e.g. an email after folding.
+                if spec.max_length is not None and len(checked) > spec.max_length:
+                    raise ValueError(f"must be at most {spec.max_length} characters as stored")
+            clean[key] = checked
         except ValueError as exc:
-            problems.append((key, f"{key}={value!r}: {exc}"))
+            problems.append((key, f"{key}={shown(value)}: {exc}"))
     if not partial and not _required(model) <= data.keys():
         problems.extend(
             (name, f"{name} is required")
@@ -219,19 +391,38 @@ def check_input(
 
 
 def check_value(model: type[DeclarativeBase], name: str, value: Any) -> Any:
-    """``value`` checked against column ``name`` (managed ones too), e.g. as a filter operand.
+    """``value`` checked as a value of column ``name`` (managed ones too).
 
     Raises a ValidationError naming ``name``.
     """
     try:
         return column_specs(model)[name].check(value)
     except ValueError as exc:
-        raise ValidationError(f"{name}={value!r}: {exc}", fields=[name]) from None
+        raise ValidationError(f"{name}={shown(value)}: {exc}", fields=[name]) from None
+
+
+def check_operand(model: type[DeclarativeBase], name: str, value: Any) -> Any:
+    """``value`` checked as something column ``name`` is compared with (a filter, a lookup).
+
+    Returns the value, or ``NO_MATCH`` when no stored value can equal it (an
+    integer beyond the column's range): the caller then finds nothing, on
+    every backend, without asking the database. Raises a ValidationError naming
+    ``name`` for a value of the wrong type, text that cannot be text, or a
+    column that cannot be compared (JSON).
+    """
+    spec = column_specs(model)[name]
+    if not spec.comparable:
+        raise ValidationError(f"{name}: a JSON column cannot be compared", fields=[name])
+    try:
+        return spec.operand(value)
+    except ValueError as exc:
+        raise ValidationError(f"{name}={shown(value)}: {exc}", fields=[name]) from None
 
 
 def email(value: str) -> str:
-    """An address of the shape ``local@domain.tld``, stored trimmed and lower-cased."""
-    value = value.strip().lower()
+    """An address of the shape ``local@domain.tld``, stored trimmed and case-folded
+    (``str.casefold``, so uniqueness and lookups ignore case the Unicode way)."""
+    value = fold(value.strip())
     if not _EMAIL.match(value):
         raise ValueError("is not a valid email address")
     return value

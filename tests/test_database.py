@@ -116,9 +116,11 @@ async def test_db_session_yields_a_session_and_closes_it(default_engine: AsyncEn
     assert isinstance(db, AsyncSession)
     assert db.bind is default_engine
     await SpecialistRepository(db).create(specialist_data())
-    found = await SpecialistRepository(db).get_all()  # a read keeps a connection checked out
+    found = await SpecialistRepository(db).get_all()
     assert [s.email for s in found] == ["s1@example.com"]
-    assert default_engine.sync_engine.pool.checkedout() == 1
+    # Between calls the session holds no connection (no transaction left open on the server).
+    assert default_engine.sync_engine.pool.checkedout() == 0
+    assert not db.in_transaction()
     with pytest.raises(StopAsyncIteration):
         await anext(dependency)
     assert found[0] not in db
@@ -157,7 +159,10 @@ async def test_nothing_persists_when_the_block_raises(db: AsyncSession, sessions
             await SpecialistRepository(db).create(specialist_data(2))
             raise RuntimeError("changed my mind")
     assert await count(sessions, Specialist) == 0
-    assert first.name == "Renamed"  # objects returned earlier stay readable
+    # Objects the block returned stay readable, but are no longer in the session:
+    # their rows were never stored.
+    assert first.email == "s1@example.com"
+    assert first not in db
     again = await SpecialistRepository(db).create(specialist_data(1))  # and the session works
     assert again.email == "s1@example.com"
     assert await count(sessions, Specialist) == 1

@@ -12,10 +12,11 @@ from asyncdata.errors import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    TransientError,
     ValidationError,
 )
 
-SUBCLASSES = [NotFoundError, ValidationError, ConflictError, ConfigurationError]
+SUBCLASSES = [NotFoundError, ValidationError, ConflictError, TransientError, ConfigurationError]
 
 
 def test_async_data_error_is_a_plain_exception() -> None:
@@ -63,6 +64,13 @@ def test_conflict_error_carries_the_constraint_name() -> None:
     assert error.constraint == "uq_specialists_email"
     assert str(error) == "already exists"
     assert ConflictError("lost a race").constraint is None
+
+
+def test_only_transient_errors_are_retryable() -> None:
+    assert TransientError("x").retryable is True
+    assert TransientError.retryable is True
+    for cls in [AsyncDataError, NotFoundError, ValidationError, ConflictError, ConfigurationError]:
+        assert cls("x").retryable is False, cls
 
 
 def test_all_lists_every_error() -> None:

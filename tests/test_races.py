@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asyncdata.errors import ConflictError, ValidationError
+from asyncdata.errors import AsyncDataError, ConflictError, ValidationError
 from asyncdata.models import Booking, BookingStatus, Specialist
 from asyncdata.repositories import BookingRepository
 from tests.conftest import make_specialist, next_weekday
@@ -46,12 +46,26 @@ def minutes_after(at: time, minutes: int) -> time:
     return (datetime.combine(date.min, at) + timedelta(minutes=minutes)).time()
 
 
+RETRIES = 10
+
+
 async def in_own_session(
     sessions: Sessions, call: Callable[[BookingRepository], Awaitable[Any]]
 ) -> Any:
-    """Run ``call`` on a repository over a session of its own, closed afterwards."""
-    async with sessions() as session:
-        return await call(BookingRepository(session))
+    """Run ``call`` on a repository over a session of its own, closed afterwards.
+
+    A ``TransientError`` (PostgreSQL may resolve two inserts racing on the
+    overlap guard as a deadlock) is retried, as its ``retryable`` invites, a
+    bounded number of times.
+    """
+    for attempt in range(RETRIES):
+        try:
+            async with sessions() as session:
+                return await call(BookingRepository(session))
+        except AsyncDataError as exc:
+            if not exc.retryable or attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def race(sessions: Sessions, *calls: Awaitable[Any]) -> tuple[list[Any], float]:

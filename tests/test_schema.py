@@ -7,7 +7,9 @@ schema the other tests use is never touched.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -25,10 +27,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asyncdata.database import create_engine, dispose_engine, init_db, session_factory
-from asyncdata.errors import ConflictError
+from asyncdata.errors import ConfigurationError, ConflictError, TransientError
 from asyncdata.repositories import BookingRepository, SpecialistRepository
 from asyncdata.schema import HEAD_REVISION
 from tests.conftest import PG_URL, make_specialist, next_weekday
+from tests.helpers_pg import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"specialists", "schedules", "days_off", "bookings", "user_sessions", "admin_logs"}
@@ -176,13 +179,151 @@ async def test_fallback_creates_and_stamps_an_empty_database(
     assert await count_specialists(schema_engine) == 1
 
 
-async def test_fallback_never_stamps_a_database_that_held_tables(
+async def test_fallback_refuses_a_database_that_holds_other_tables(
     schema_engine: AsyncEngine, missing_alembic_config: Path
 ) -> None:
     async with schema_engine.begin() as conn:
         await conn.execute(text("CREATE TABLE legacy_notes (id INTEGER PRIMARY KEY, body TEXT)"))
-    assert await init_db(schema_engine) == "create_all"
-    assert await tables(schema_engine) == TABLES | {"legacy_notes"}
+    with pytest.raises(ConfigurationError) as caught:
+        await init_db(schema_engine)
+    assert "legacy_notes" in str(caught.value)
+    assert str(missing_alembic_config) in str(caught.value)  # says why Alembic could not run
+    assert await tables(schema_engine) == {"legacy_notes"}  # nothing created next to it
+
+
+async def test_a_failed_upgrade_on_a_database_with_tables_raises_naming_the_revision(
+    schema_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await init_db(schema_engine) == "alembic"
+    await add_specialist(schema_engine)
+    async with schema_engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0999_from_elsewhere'"))
+    before = await tables(schema_engine)
+    with caplog.at_level(logging.WARNING), pytest.raises(ConfigurationError) as caught:
+        await init_db(schema_engine)
+    message = str(caught.value)
+    assert "0999_from_elsewhere" in message and str(script_head()) in message
+    assert "\n" not in message
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # no silent fallback
+    assert await tables(schema_engine) == before
+    assert await versions(schema_engine) == ["0999_from_elsewhere"]
+    assert await count_specialists(schema_engine) == 1
+
+
+async def test_init_db_on_a_closed_port_is_a_transient_error_naming_host_and_port() -> None:
+    port = free_port()
+    engine = create_engine(f"postgresql://app:sekrit@127.0.0.1:{port}/app")
+    try:
+        with pytest.raises(TransientError) as caught:
+            await init_db(engine)
+    finally:
+        await engine.dispose()
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message and "sekrit" not in message and "\n" not in message
+    assert caught.value.retryable
+
+
+async def test_init_db_on_a_bad_sqlite_path_is_a_configuration_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "missing-dir" / "app.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with pytest.raises(ConfigurationError) as caught:
+            await init_db(engine)
+    finally:
+        await engine.dispose()
+    assert str(path) in str(caught.value)
+    assert not caught.value.retryable
+
+
+# -- many processes at once ---------------------------------------------------------------
+
+WORKERS = 4
+TRIALS = 10
+
+
+def _init_db_worker(barrier: Any, jobs: Any, results: Any) -> None:
+    """One of several OS processes: for each URL, wait for the others, then ``init_db``."""
+    import asyncio
+
+    async def run(url: str) -> str:
+        engine = create_engine(url)
+        try:
+            return await init_db(engine)
+        except Exception as exc:
+            return f"{type(exc).__module__}.{type(exc).__name__}: {exc}"
+        finally:
+            await engine.dispose()
+
+    while (url := jobs.get(timeout=120)) is not None:
+        barrier.wait(timeout=60)
+        results.put(asyncio.run(run(url)))
+
+
+async def fresh_database(backend: str, tmp_path: Path, trial: int) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/concurrent-{trial}.db"
+    name = f"asyncdata_init_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def test_init_db_from_four_processes_at_once(backend: str, tmp_path: Path) -> None:
+    """Four workers released together on a fresh database, ten times: all migrate, none fails."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WORKERS)
+    jobs = [context.Queue() for _ in range(WORKERS)]
+    results = context.Queue()
+    workers = [
+        context.Process(target=_init_db_worker, args=(barrier, queue, results), daemon=True)
+        for queue in jobs
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        for trial in range(TRIALS):
+            url = await fresh_database(backend, tmp_path, trial)
+            try:
+                for queue in jobs:
+                    queue.put(url)
+                outcomes = [
+                    await asyncio.to_thread(results.get, timeout=120) for _ in range(WORKERS)
+                ]
+                assert outcomes == ["alembic"] * WORKERS, f"trial {trial}: {outcomes}"
+                engine = create_engine(url)
+                try:
+                    assert await tables(engine) == TABLES | {"alembic_version"}
+                    assert await versions(engine) == [script_head()]
+                finally:
+                    await engine.dispose()
+            finally:
+                await drop_database(url)
+    finally:
+        for queue in jobs:
+            queue.put(None)
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
+                worker.join(timeout=10)
 
 
 def booking(specialist_id: int, at: time) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asyncdata.models.base import Base, utcnow
+from asyncdata.models.folded import folded_column, search_text
 
 __all__ = ["AdminLog"]
 
@@ -28,6 +29,9 @@ class AdminLog(Base):
     user_agent: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         default=utcnow, server_default=func.now(), index=True
+    )
+    search_text: Mapped[str] = folded_column(
+        "action", "resource_type", "ip_address", "user_agent", folder=search_text
     )
 
     __table_args__ = (

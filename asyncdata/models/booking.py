@@ -10,6 +10,7 @@ from sqlalchemy import DDL, CheckConstraint, Enum, ForeignKey, Index, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from asyncdata.models.base import Base, TimestampMixin
+from asyncdata.models.folded import folded_column, search_text
 
 if TYPE_CHECKING:
     from asyncdata.models.specialist import Specialist
@@ -49,7 +50,7 @@ class Booking(TimestampMixin, Base):
     client_name: Mapped[str] = mapped_column(String(200))
     client_email: Mapped[str] = mapped_column(String(320), index=True)
     client_phone: Mapped[str | None] = mapped_column(String(50))
-    booking_date: Mapped[date] = mapped_column(index=True)
+    booking_date: Mapped[date] = mapped_column(index=True, info={"instants": True})
     booking_time: Mapped[time]
     duration_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
     starts_at: Mapped[datetime]
@@ -68,6 +69,10 @@ class Booking(TimestampMixin, Base):
         index=True,
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    search_text: Mapped[str] = folded_column(
+        "client_name", "client_email", "client_phone", "notes", folder=search_text
+    )
+    """Folded copy of the searchable fields, ``notes`` last (a status move appends to it)."""
 
     specialist: Mapped[Specialist] = relationship(back_populates="bookings", lazy="raise")
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from asyncdata.models.base import Base, TimestampMixin
+from asyncdata.models.folded import folded_column, language_key, search_text, text_key
 
 if TYPE_CHECKING:
     from asyncdata.models.booking import Booking
@@ -28,7 +29,9 @@ _CHILDREN = "all, delete-orphan"
 
 
 class Specialist(TimestampMixin, Base):
-    """A bookable person. ``email`` is stored lower-cased, so uniqueness ignores case."""
+    """A bookable person. ``email`` is stored trimmed and case-folded, so uniqueness ignores
+    case. ``search_text``, ``specialization_key`` and ``languages_key`` are folded copies
+    the library keeps for case-insensitive matching; callers never set them."""
 
     __tablename__ = "specialists"
 
@@ -41,6 +44,15 @@ class Specialist(TimestampMixin, Base):
     languages: Mapped[str | None] = mapped_column(String(500))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    search_text: Mapped[str] = folded_column(
+        "name", "email", "specialization", "bio", "languages", folder=search_text
+    )
+    specialization_key: Mapped[str | None] = folded_column(
+        "specialization", folder=text_key, nullable=True, index=True
+    )
+    languages_key: Mapped[str | None] = folded_column(
+        "languages", folder=language_key, nullable=True
+    )
 
     schedules: Mapped[list[Schedule]] = relationship(
         back_populates="specialist",
@@ -103,6 +115,7 @@ class DayOff(TimestampMixin, Base):
     date: Mapped[date] = mapped_column(index=True)
     reason: Mapped[str | None] = mapped_column(String(500))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    search_text: Mapped[str] = folded_column("reason", folder=search_text)
 
     specialist: Mapped[Specialist] = relationship(back_populates="days_off", lazy="raise")
 

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asyncdata.models.base import Base, TimestampMixin
+from asyncdata.models.folded import folded_column, search_text
 
 __all__ = ["UserSession"]
 
@@ -28,6 +29,14 @@ class UserSession(TimestampMixin, Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    search_text: Mapped[str] = folded_column(
+        "session_id",
+        "client_name",
+        "client_email",
+        "client_phone",
+        "ip_address",
+        folder=search_text,
+    )
 
     def __repr__(self) -> str:
         return f"<UserSession id={self.id} session_id={self.session_id!r}>"

@@ -6,17 +6,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NoReturn
 
+from sqlalchemy.sql.elements import ColumnElement
+
 from asyncdata.errors import ValidationError
 from asyncdata.models import AdminLog
-from asyncdata.repositories.base import Repository
+from asyncdata.repositories.searchable import Searchable
+from asyncdata.validation import check_id, check_instant, check_text
 
 __all__ = ["AdminLogRepository"]
 
 
-class AdminLogRepository(Repository[AdminLog]):
+class AdminLogRepository(Searchable[AdminLog]):
     model = AdminLog
     default_order = ("-created_at", "-id")
-    search_fields = ("action", "resource_type", "ip_address", "user_agent")
 
     async def log(
         self,
@@ -43,32 +45,42 @@ class AdminLogRepository(Repository[AdminLog]):
         )
 
     async def get_by_admin(self, admin_id: int) -> list[AdminLog]:
-        """One admin's entries, newest first."""
-        return await self.list_where(AdminLog.admin_id == admin_id)
+        """One admin's entries, newest first ([] for an id no row can have)."""
+        if (wanted := check_id(admin_id, "admin_id", bits=64)) is None:
+            return []
+        return await self.list_where(AdminLog.admin_id == wanted)
 
-    async def get_by_resource(self, resource_type: str, resource_id: int) -> list[AdminLog]:
-        """Entries about one resource, newest first."""
-        return await self.list_where(
-            AdminLog.resource_type == resource_type, AdminLog.resource_id == resource_id
+    async def get_by_resource(
+        self, resource_type: str | None, resource_id: int | None
+    ) -> list[AdminLog]:
+        """Entries about one resource, newest first; None matches an entry without one."""
+        kind = check_text(resource_type, "resource_type", optional=True)
+        column = AdminLog.resource_id
+        same_id: ColumnElement[bool]
+        if resource_id is None:
+            same_id = column.is_(None)
+        elif (wanted := check_id(resource_id, "resource_id", bits=64)) is None:
+            return []
+        else:
+            same_id = column == wanted
+        same_type = (
+            AdminLog.resource_type.is_(None) if kind is None else AdminLog.resource_type == kind
         )
+        return await self.list_where(same_type, same_id)
 
     async def get_by_action(self, action: str) -> list[AdminLog]:
         """Entries of one action, newest first."""
-        return await self.list_where(AdminLog.action == action)
+        return await self.list_where(AdminLog.action == check_text(action, "action"))
 
     async def get_between(self, start: datetime, end: datetime) -> list[AdminLog]:
         """Entries with ``start <= created_at < end`` (both timezone-aware), newest first."""
-        for name, value in (("start", start), ("end", end)):
-            if not isinstance(value, datetime) or value.utcoffset() is None:
-                raise ValidationError(
-                    f"{name}={value!r}: must be a timezone-aware datetime", fields=[name]
-                )
-        return await self.list_where(AdminLog.created_at >= start, AdminLog.created_at < end)
+        first, last = check_instant(start, "start"), check_instant(end, "end")
+        return await self.list_where(AdminLog.created_at >= first, AdminLog.created_at < last)
 
     def _append_only(self, call: str) -> NoReturn:
         raise ValidationError(f"the admin log is append-only: {call} is not allowed")
 
-    async def update(self, id: int, data: Mapping[str, Any], **options: Any) -> NoReturn:
+    async def update(self, id: int, data: Mapping[str, Any]) -> NoReturn:
         self._append_only("update")
 
     async def delete(self, id: int) -> NoReturn:

@@ -1,35 +1,57 @@
 """The generic repository: CRUD, filters, ordering, search, eager loading, errors.
 
 Each model's repository is a subclass that names its model, default order,
-search fields and field rules, and adds only the calls special to it.
+field rules, and adds only the calls special to it; ``asyncdata.repositories.searchable``
+adds ``search`` where the model has text.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache, partial
 from itertools import islice
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from sqlalchemy import Select, Table, delete, func, insert, inspect, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import (
+    JSON,
+    Row,
+    Select,
+    String,
+    Table,
+    delete,
+    false,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 
+from asyncdata._transactions import Write, adopt, read, write
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Base, utcnow
-from asyncdata.sql import contains_folded
-from asyncdata.transactions import in_transaction, write_scope
+from asyncdata.sql import binary_text, in_values
 from asyncdata.translate import translate_error
-from asyncdata.validation import FieldRule, check_input, check_value
+from asyncdata.validation import (
+    NO_MATCH,
+    FieldRule,
+    check_flag,
+    check_id,
+    check_input,
+    check_operand,
+    check_row_count,
+)
 
 __all__ = ["BATCH_SIZE", "Repository"]
 
 ModelT = TypeVar("ModelT", bound=Base)
+T = TypeVar("T")
 
 BATCH_SIZE = 1_000
 """Rows per INSERT batch in ``create_many``: bounds memory whatever the row count."""
@@ -46,7 +68,6 @@ class Repository(Generic[ModelT]):
 
     model: ClassVar[type[Base]]
     default_order: ClassVar[tuple[str, ...]] = ("id",)
-    search_fields: ClassVar[tuple[str, ...]] = ()
     rules: ClassVar[Mapping[str, FieldRule]] = {}
 
     def __init__(self, session: AsyncSession) -> None:
@@ -60,21 +81,22 @@ class Repository(Generic[ModelT]):
         return column.is_(True) if column is not None else None
 
     async def prepare(
-        self, values: dict[str, Any], current: ModelT | None, **options: Any
+        self, values: dict[str, Any], current: Any | None, *, enforce: bool
     ) -> dict[str, Any]:
         """Model rules needing more than one field or the database; runs inside the write.
 
-        ``current`` is the stored row on update, None on create; ``options`` are
-        the keyword arguments the caller gave ``create``/``update``. Returns the
-        values to write (it may add derived fields).
+        ``current`` is the stored row (column attributes) on update, None on
+        create; ``enforce`` is False when an administrator asked to skip the
+        rules that may be skipped. Returns the values to write (it may add
+        derived fields).
         """
         return values
 
     async def prepare_many(
-        self, rows: list[dict[str, Any]], **options: Any
+        self, rows: list[dict[str, Any]], *, enforce: bool
     ) -> list[dict[str, Any]]:
         """``prepare`` for a batch of new rows; override to share lookups across rows."""
-        return [await self.prepare(row, None, **options) for row in rows]
+        return [await self.prepare(row, None, enforce=enforce) for row in rows]
 
     # -- writes -----------------------------------------------------------------
 
@@ -83,82 +105,118 @@ class Repository(Generic[ModelT]):
         return check_input(self.model, data, partial=partial, rules=self.rules)
 
     @asynccontextmanager
-    async def writing(self, values: Mapping[str, Any] = {}) -> AsyncIterator[None]:
+    async def writing(self, values: Mapping[str, Any] = {}) -> AsyncIterator[Write]:
         """One atomic write whose database errors name ``values`` in their message."""
-        async with write_scope(self.session, partial(translate_error, values=values)):
-            yield
+        async with write(self.session, partial(translate_error, values=values)) as handle:
+            yield handle
 
-    async def create(self, data: Mapping[str, Any], **options: Any) -> ModelT:
+    async def create(self, data: Mapping[str, Any]) -> ModelT:
         """Validate, insert and return the new row."""
-        values = self.validate(data, partial=False)
-        async with self.writing(values):
-            values = await self.prepare(values, None, **options)
-            # INSERT … RETURNING rather than add + flush: a failed flush would expire
-            # every other object the session holds.
-            stmt = insert(self.model).returning(self.model)
-            row = (await self.session.scalars(stmt, [values])).one()
-        return cast(ModelT, row)
+        return await self._create(data, enforce=True)
 
-    async def create_many(self, rows: Iterable[Mapping[str, Any]], **options: Any) -> list[ModelT]:
+    async def create_many(self, rows: Iterable[Mapping[str, Any]]) -> list[ModelT]:
         """Insert all rows or none, in multi-row INSERTs of ``BATCH_SIZE``; returns them in
         input order. Rows are validated batch by batch inside the one transaction, so memory
         beyond the rows themselves stays bounded."""
+        return await self._create_many(rows, enforce=True)
+
+    async def update(self, id: int, data: Mapping[str, Any]) -> ModelT:
+        """Change the given fields only; ``updated_at`` moves forward."""
+        if check_id(id) is None:
+            raise self._not_found(id)
+        return await self._update(id, data, enforce=True)
+
+    async def _create(self, data: Mapping[str, Any], *, enforce: bool) -> ModelT:
+        values = self.validate(data, partial=False)
+        async with self.writing(values) as handle:
+            values = await self.prepare(values, None, enforce=enforce)
+            # INSERT … RETURNING rather than add + flush: a failed flush would expire
+            # every other object the session holds.
+            row = (await self.session.scalars(self._insert, [values])).one()
+            handle.created([row])
+        return cast(ModelT, row)
+
+    async def _create_many(
+        self, rows: Iterable[Mapping[str, Any]], *, enforce: bool
+    ) -> list[ModelT]:
+        if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):
+            raise ValidationError(
+                f"rows: must be an iterable of mappings, got {type(rows).__name__}",
+                fields=["rows"],
+            )
         created: list[ModelT] = []
         pending = iter(rows)
-        async with self.writing():
+        async with self.writing() as handle:
             while batch := list(islice(pending, BATCH_SIZE)):
                 checked = [self.validate(row, partial=False) for row in batch]
-                created.extend(
-                    await self._insert_batch(await self.prepare_many(checked, **options))
+                inserted = await self._insert_batch(
+                    await self.prepare_many(checked, enforce=enforce)
                 )
+                handle.created(inserted)
+                created.extend(inserted)
         return created
+
+    @property
+    def _insert(self) -> Any:
+        # populate_existing: an object left in the session for a deleted row whose id the
+        # database hands out again must show the new row, not the old one.
+        return insert(self.model).returning(self.model).execution_options(populate_existing=True)
 
     async def _insert_batch(self, batch: list[dict[str, Any]]) -> list[ModelT]:
         """One multi-row INSERT … RETURNING; the rows come back in ``batch`` order."""
         if self.session.get_bind().dialect.name != "sqlite":
-            stmt = insert(self.model).returning(self.model, sort_by_parameter_order=True)
+            stmt = (
+                insert(self.model)
+                .returning(self.model, sort_by_parameter_order=True)
+                .execution_options(populate_existing=True)
+            )
             return list(await self.session.scalars(stmt, batch))
         # SQLAlchemy has no implicit sentinel on SQLite, so sort_by_parameter_order would send
         # one INSERT per row. SQLite gives the rows of one INSERT … VALUES rowids max+1, max+2, …
         # in VALUES order (one writer at a time), so ordering by id restores the input order.
-        rows: list[ModelT] = list(
-            await self.session.scalars(insert(self.model).returning(self.model), batch)
-        )
+        rows: list[ModelT] = list(await self.session.scalars(self._insert, batch))
         return sorted(rows, key=lambda row: row.id)  # type: ignore[attr-defined]
 
-    async def update(self, id: int, data: Mapping[str, Any], **options: Any) -> ModelT:
-        """Change the given fields only; ``updated_at`` moves forward."""
+    async def _update(self, id: int, data: Mapping[str, Any], *, enforce: bool) -> ModelT:
         values = self.validate(data, partial=True)
         async with self.writing(values):
-            row = await self._require(id)
-            values = await self.prepare(values, row, **options)
-            if hasattr(self.model, "updated_at"):
+            current = await self._require(id)
+            values = await self.prepare(values, current, enforce=enforce)
+            if "updated_at" in self._table.c:
                 values["updated_at"] = utcnow()
             await self.session.execute(update(self._table).where(self._pk == id).values(values))
-            # The row was just read under a lock, so it plus the written values is what is stored.
-            for key, value in values.items():
-                set_committed_value(row, key, value)
-        return row
+        # The row was read under a lock, so it plus the written values is what is stored.
+        return self._adopt({**current._asdict(), **values})
 
     async def delete(self, id: int) -> ModelT:
         """Soft delete: the row stays, marked inactive."""
+        if check_id(id) is None:
+            raise self._not_found(id)
         return await self.update(id, {"is_active": False})
 
     async def hard_delete(self, id: int) -> None:
         """Remove the row; the database cascades to its children (ON DELETE CASCADE)."""
+        if check_id(id) is None:
+            raise self._not_found(id)
         async with self.writing({"id": id}):
             deleted = await self.session.scalars(
                 delete(self.model).where(self._pk == id).returning(self._pk)
             )
             if deleted.first() is None:
                 raise self._not_found(id)
+        session = self.session.sync_session
+        gone = session.identity_map.get(session.identity_key(self.model, id))
+        if gone is not None:
+            session.expunge(gone)
 
     # -- reads ------------------------------------------------------------------
 
     async def get_by_id(self, id: int, *, load: Sequence[str] = ()) -> ModelT | None:
-        """The row with this id, active or not, or None."""
+        """The row with this id, active or not, or None (also for an id no row can have)."""
+        if _checked_id(id, load=load) is None:
+            return None
         if not load:
-            found = await self._run(self.session.get(self.model, id))
+            found = await self._read(lambda: self.session.get(self.model, id))
         else:
             stmt = self._select(load=load).where(self._pk == id)
             found = (await self._scalars(stmt.execution_options(populate_existing=True))).first()
@@ -174,40 +232,28 @@ class Repository(Generic[ModelT]):
         offset: int | None = None,
         load: Sequence[str] = (),
     ) -> list[ModelT]:
-        """Rows matching ``filters`` (equality; a list or tuple means IN), in a stable order."""
+        """Rows matching ``filters``, in a stable order.
+
+        ``filters`` maps column names to values: equality, None meaning NULL; a
+        list or tuple means any of its values (tens of thousands are fine). A
+        value no row can hold (an integer beyond the column's range) matches
+        nothing. ``order_by`` names columns, ``"-name"`` for descending; text
+        sorts by code point and NULLs come last (first when descending) on every
+        backend. Arguments of the wrong type or shape are a ValidationError.
+        """
+        first = check_row_count(limit, "limit"), check_row_count(offset, "offset")
         stmt = self._select(
             *self._filter(filters), include_inactive=include_inactive, order_by=order_by, load=load
         )
-        for name, value in (("limit", limit), ("offset", offset)):
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValidationError(
-                    f"{name}={value!r}: must be a whole number >= 0", fields=[name]
-                )
-        return list(await self._scalars(stmt.limit(limit).offset(offset)))
+        return list(await self._scalars(stmt.limit(first[0]).offset(first[1])))
 
     async def count(self, *, filters: Filters = None, include_inactive: bool = False) -> int:
         """How many rows ``get_all`` would return without limit and offset."""
         stmt = select(func.count()).select_from(self.model).where(*self._filter(filters))
-        if not include_inactive and (active := self.active_clause()) is not None:
+        active = None if check_flag(include_inactive, "include_inactive") else self.active_clause()
+        if active is not None:
             stmt = stmt.where(active)
         return int((await self._scalars(stmt)).one())
-
-    async def search(
-        self, query: str, *, limit: int = 50, include_inactive: bool = False
-    ) -> list[ModelT]:
-        """Case-insensitive, Unicode-aware substring match over the model's text fields.
-
-        ``%``, ``_`` and ``\\`` in ``query`` match themselves; a blank query finds nothing.
-        """
-        if not isinstance(query, str):
-            raise ValidationError(f"query={query!r}: must be text", fields=["query"])
-        needle = query.strip().lower()
-        if not needle:
-            return []
-        columns = [getattr(self.model, name) for name in self.search_fields]
-        match = contains_folded(needle, *columns)
-        stmt = self._select(match, include_inactive=include_inactive)
-        return list(await self._scalars(stmt.limit(limit)))
 
     # -- building blocks for subclasses -----------------------------------------
 
@@ -241,7 +287,8 @@ class Repository(Generic[ModelT]):
         load: Sequence[str] = (),
     ) -> Select[Any]:
         stmt = select(self.model).where(*conditions)
-        if not include_inactive and (active := self.active_clause()) is not None:
+        active = None if check_flag(include_inactive, "include_inactive") else self.active_clause()
+        if active is not None:
             stmt = stmt.where(active)
         return stmt.order_by(*self._order(order_by)).options(*self._load(load))
 
@@ -249,57 +296,82 @@ class Repository(Generic[ModelT]):
         if filters is None:
             return []
         if not isinstance(filters, Mapping):
-            raise ValidationError(f"filters={filters!r}: must be a mapping", fields=["filters"])
-        conditions = []
-        for name, value in filters.items():
-            column = _column(self.model, name, "filters")
-            values = list(value) if isinstance(value, list | tuple) else [value]
-            values = [v if v is None else check_value(self.model, name, v) for v in values]
-            if isinstance(value, list | tuple):
-                conditions.append(column.in_(values))
-            else:
-                conditions.append(column.is_(None) if values[0] is None else column == values[0])
-        return conditions
+            raise ValidationError(
+                f"filters: must be a mapping of column names to values, got "
+                f"{type(filters).__name__}",
+                fields=["filters"],
+            )
+        return [self._condition(name, value) for name, value in filters.items()]
 
-    def _order(self, order_by: str | Sequence[str] | None) -> tuple[Any, ...]:
-        names = (order_by,) if isinstance(order_by, str) else (order_by or self.default_order)
-        return _order_clauses(self.model, _names(names, "order_by"))
+    def _condition(self, name: Any, value: Any) -> ColumnElement[bool]:
+        """``filters[name] = value`` as SQL, the value checked against the column first."""
+        column = _column(self.model, name, "filters")
+        if value is None:
+            return cast(ColumnElement[bool], column.is_(None))
+        if not isinstance(value, list | tuple):
+            operand = check_operand(self.model, name, value)
+            return false() if operand is NO_MATCH else cast(ColumnElement[bool], column == operand)
+        operands = [None if v is None else check_operand(self.model, name, v) for v in value]
+        wanted = list(dict.fromkeys(v for v in operands if v is not None and v is not NO_MATCH))
+        tests: list[ColumnElement[bool]] = []
+        if None in operands:
+            tests.append(column.is_(None))
+        if len(wanted) == 1:
+            tests.append(column == wanted[0])
+        elif wanted:
+            tests.append(in_values(column, wanted))
+        return or_(*tests) if tests else false()
 
-    def _load(self, load: str | Sequence[str]) -> tuple[ORMOption, ...]:
+    def _order(self, order_by: Any) -> tuple[Any, ...]:
+        if order_by is None:
+            return _order_clauses(self.model, self.default_order)
+        names = (order_by,) if isinstance(order_by, str) else order_by
+        return _order_clauses(self.model, _names(names, "order_by") or self.default_order)
+
+    def _load(self, load: Any) -> tuple[ORMOption, ...]:
         return _load_options(self.model, _names((load,) if isinstance(load, str) else load, "load"))
 
     def _not_found(self, id: int) -> NotFoundError:
         return NotFoundError(f"{self.model.__name__} id={id!r} not found", fields=["id"])
 
-    async def _require(self, id: int) -> ModelT:
-        # The stored row, not the identity map's copy, locked until the write ends: update()
-        # checks its rules against it (a booking moved or cancelled by another session).
-        row = await self.session.get(self.model, id, populate_existing=True, with_for_update=True)
+    async def _require(self, id: int) -> Row[Any]:
+        """The stored row, locked until the write ends: ``update`` checks its rules against it
+        (a booking moved or cancelled by another session), not against the session's copy."""
+        stmt = select(self._table).where(self._pk == id).with_for_update()
+        row = (await self.session.execute(stmt)).one_or_none()
         if row is None:
             raise self._not_found(id)
-        return row  # type: ignore[return-value]
+        return row
+
+    def _adopt(self, values: dict[str, Any]) -> ModelT:
+        """The session's object for a row just written (all its columns given)."""
+        return cast(ModelT, adopt(self.session, self.model, values))
 
     async def _scalars(self, stmt: Any) -> Any:
-        return await self._run(self.session.scalars(stmt))
+        return await self._read(lambda: self.session.scalars(stmt))
 
-    async def _run(self, awaitable: Any) -> Any:
-        """Await a read, turning database errors into asyncdata errors."""
-        try:
-            return await awaitable
-        except SQLAlchemyError as exc:
-            if not in_transaction(self.session):
-                await self.session.rollback()
-            raise translate_error(exc) from exc
+    async def _read(self, run: Callable[[], Awaitable[T]]) -> T:
+        """Run a read: no transaction outside ``transaction(db)``, database errors translated."""
+        return await read(self.session, run)
 
 
-def _names(names: Iterable[Any], purpose: str) -> tuple[str, ...]:
-    found = tuple(names)
-    if not all(isinstance(name, str) for name in found):
-        raise ValidationError(f"{purpose}={found!r}: must be column names", fields=[purpose])
-    return found
+def _names(names: Any, purpose: str) -> tuple[str, ...]:
+    """``names`` as a tuple of names: a list or tuple of ``str``, else a ValidationError."""
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise ValidationError(
+            f"{purpose}={names!r}: must be a name or a list of names", fields=[purpose]
+        )
+    return tuple(names)
 
 
-def _column(model: type[Base], name: str, purpose: str) -> Any:
+def _checked_id(id: Any, *, load: Any = ()) -> int | None:
+    """``get_by_id``'s arguments checked: the id (None if no row can have it), and the shape
+    of ``load``."""
+    _names((load,) if isinstance(load, str) else load, "load")
+    return check_id(id)
+
+
+def _column(model: type[Base], name: Any, purpose: str) -> Any:
     columns = model.__table__.c
     if not isinstance(name, str) or name not in columns:
         raise ValidationError(
@@ -311,12 +383,25 @@ def _column(model: type[Base], name: str, purpose: str) -> Any:
 @lru_cache(maxsize=512)
 def _order_clauses(model: type[Base], names: tuple[str, ...]) -> tuple[Any, ...]:
     """ORDER BY for ``names`` ("-name" descending), ending with the id as a tie-breaker.
-    Cached: repositories build the same orderings on every call."""
+
+    Text sorts by code point and NULLs sort last (first when descending) on both
+    backends, which differ in both by default. Cached: repositories build the
+    same orderings on every call.
+    """
     clauses = []
     for name in names:
         descending = name.startswith("-")
         column = _column(model, name[1:] if descending else name, "order_by")
-        clauses.append(column.desc() if descending else column.asc())
+        if isinstance(column.type, JSON):
+            raise ValidationError(
+                f"order_by: {model.__name__}.{column.key} holds JSON, which has no order",
+                fields=["order_by"],
+            )
+        key = binary_text(column) if isinstance(column.type, String) else column
+        if not column.nullable:
+            clauses.append(key.desc() if descending else key.asc())
+        else:
+            clauses.append(key.desc().nulls_first() if descending else key.asc().nulls_last())
     if "id" not in {name.lstrip("-") for name in names}:
         clauses.append(model.__table__.c.id.asc())
     return tuple(clauses)

@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 from typing import Any, ClassVar, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Table, and_, case, exists, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata.availability import (
@@ -28,9 +28,20 @@ from asyncdata.availability import (
 )
 from asyncdata.errors import ConflictError, NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
-from asyncdata.repositories.base import Repository
+from asyncdata.models.folded import fold, folded_changes
+from asyncdata.repositories.searchable import Searchable
 from asyncdata.timezones import zone
-from asyncdata.validation import FieldRule, check_value, email, in_range
+from asyncdata.validation import (
+    FieldRule,
+    check_date,
+    check_id,
+    check_minutes,
+    check_text,
+    check_value,
+    email,
+    in_range,
+    normalised_email,
+)
 
 __all__ = ["BookingRepository"]
 
@@ -58,10 +69,9 @@ def _equal_or_in(column: Any, values: set[Any]) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], column.in_(values))
 
 
-class BookingRepository(Repository[Booking]):
+class BookingRepository(Searchable[Booking]):
     model = Booking
     default_order = ("starts_at",)
-    search_fields = ("client_name", "client_email", "client_phone", "notes")
     rules: ClassVar[dict[str, FieldRule]] = {
         "client_email": email,
         "duration_minutes": in_range(1, 1440),
@@ -72,44 +82,38 @@ class BookingRepository(Repository[Booking]):
         return None
 
     async def create(
-        self, data: Mapping[str, Any], *, enforce_availability: bool = True, **options: Any
+        self, data: Mapping[str, Any], *, enforce_availability: bool = True
     ) -> Booking:
-        """Book by the rules of spec section 6.
+        """Book by the booking rules (README, "Booking rules").
 
         ``enforce_availability=False`` (administrator imports) skips the
         schedule, day-off and future checks, never the overlap check.
         """
-        return await super().create(data, enforce_availability=enforce_availability)
+        return await self._create(data, enforce=enforce_availability)
 
     async def create_many(
-        self,
-        rows: Iterable[Mapping[str, Any]],
-        *,
-        enforce_availability: bool = True,
-        **options: Any,
+        self, rows: Iterable[Mapping[str, Any]], *, enforce_availability: bool = True
     ) -> list[Booking]:
         """All bookings or none; overlaps among them or with stored ones are a ConflictError."""
-        return await super().create_many(rows, enforce_availability=enforce_availability)
+        return await self._create_many(rows, enforce=enforce_availability)
 
     async def update(
-        self,
-        id: int,
-        data: Mapping[str, Any],
-        *,
-        enforce_availability: bool = True,
-        **options: Any,
+        self, id: int, data: Mapping[str, Any], *, enforce_availability: bool = True
     ) -> Booking:
         """Partial update; moving the booking re-checks the rules, a status change must be
         an allowed move."""
-        return await super().update(id, data, enforce_availability=enforce_availability)
+        if check_id(id) is None:
+            raise self._not_found(id)
+        return await self._update(id, data, enforce=enforce_availability)
 
     async def delete(self, id: int) -> Booking:
         """Soft delete of a booking is cancelling it."""
         return await self.cancel(id)
 
     async def prepare(
-        self, values: dict[str, Any], current: Booking | None, **options: Any
+        self, values: dict[str, Any], current: Any | None, *, enforce: bool
     ) -> dict[str, Any]:
+        values.update(folded_changes(Booking, values, current))
         if current is not None:
             if "status" in values and values["status"] != current.status:
                 check_move(current.status, values["status"], booking_id=current.id)
@@ -123,15 +127,13 @@ class BookingRepository(Repository[Booking]):
         merged = {k: getattr(current, k) for k in _PLACEMENT} if current is not None else {}
         merged.update(values)
         merged.setdefault("duration_minutes", 60)
-        enforce = bool(options.get("enforce_availability", True))
         calendar = await self._calendar([merged], enforce=enforce)
         starts_at, ends_at = self._place(merged, calendar, enforce=enforce, now=utcnow())
         return {**values, "starts_at": starts_at, "ends_at": ends_at}
 
     async def prepare_many(
-        self, rows: list[dict[str, Any]], **options: Any
+        self, rows: list[dict[str, Any]], *, enforce: bool
     ) -> list[dict[str, Any]]:
-        enforce = bool(options.get("enforce_availability", True))
         for row in rows:
             row.setdefault("duration_minutes", 60)
         calendar = await self._calendar(rows, enforce=enforce)
@@ -239,6 +241,8 @@ class BookingRepository(Repository[Booking]):
 
     async def _move(self, id: int, target: BookingStatus, note: str | None = None) -> Booking:
         """Compare-and-set: the update only applies if the status is still the one checked."""
+        if check_id(id) is None:
+            raise NotFoundError(f"Booking id={id!r} not found", fields=["id"])
         async with self.writing({"id": id, "status": target}):
             seen = await self.session.scalar(select(Booking.status).where(Booking.id == id))
             if seen is None:
@@ -247,20 +251,23 @@ class BookingRepository(Repository[Booking]):
             changes: dict[str, Any] = {"status": target, "updated_at": utcnow()}
             if note:
                 changes["notes"] = func.coalesce(Booking.notes + "\n", "") + note
+                # notes is the last field of search_text: append to it the same way.
+                joint = case((Booking.notes.is_(None), ""), else_="\n")
+                changes["search_text"] = Booking.search_text + joint + fold(note)
+            table = cast(Table, Booking.__table__)
             stmt = (
-                update(Booking)
-                .where(Booking.id == id, Booking.status == seen)
+                update(table)
+                .where(table.c.id == id, table.c.status == seen)
                 .values(changes)
-                .returning(Booking)
-                .execution_options(populate_existing=True)
+                .returning(*table.c)
             )
-            row = (await self.session.scalars(stmt)).one_or_none()
+            row = (await self.session.execute(stmt)).one_or_none()
             if row is None:
                 raise ConflictError(
                     f"booking id={id} changed concurrently (it was {seen}); {target} not applied",
                     fields=["status"],
                 )
-        return row
+        return self._adopt(row._asdict())
 
     async def confirm(self, id: int) -> Booking:
         """pending → confirmed."""
@@ -269,8 +276,7 @@ class BookingRepository(Repository[Booking]):
     async def cancel(self, id: int, reason: str | None = None) -> Booking:
         """pending or confirmed → cancelled; the slot is free at once. ``reason`` is
         appended to ``notes`` as ``Cancelled: <reason>``."""
-        if reason is not None and not isinstance(reason, str):
-            raise ValidationError(f"reason={reason!r}: must be text", fields=["reason"])
+        check_text(reason, "reason", optional=True)
         return await self._move(id, BookingStatus.CANCELLED, reason and f"Cancelled: {reason}")
 
     async def complete(self, id: int) -> Booking:
@@ -304,23 +310,31 @@ class BookingRepository(Repository[Booking]):
         date_to: date | None = None,
         statuses: Iterable[BookingStatus | str] | None = None,
     ) -> list[Booking]:
-        """The specialist's bookings, chronological, optionally by local date range and status."""
-        conditions = [Booking.specialist_id == specialist_id]
-        if date_from is not None:
-            conditions.append(Booking.booking_date >= date_from)
-        if date_to is not None:
-            conditions.append(Booking.booking_date <= date_to)
-        if statuses is not None:
-            conditions.append(Booking.status.in_([self._status(s) for s in statuses]))
+        """The specialist's bookings, chronological, optionally by local date range and
+        status (an iterable of statuses; empty finds nothing)."""
+        first = check_date(date_from, "date_from", optional=True)
+        last = check_date(date_to, "date_to", optional=True)
+        wanted = None if statuses is None else self._statuses(statuses)
+        if (sid := check_id(specialist_id, "specialist_id")) is None or wanted == []:
+            return []
+        conditions = [Booking.specialist_id == sid]
+        if first is not None:
+            conditions.append(Booking.booking_date >= first)
+        if last is not None:
+            conditions.append(Booking.booking_date <= last)
+        if wanted is not None:
+            conditions.append(Booking.status.in_(wanted))
         return await self.list_where(*conditions)
 
     async def get_by_date(self, on_date: date) -> list[Booking]:
         """Every booking on a local date, chronological."""
-        return await self.list_where(Booking.booking_date == on_date)
+        return await self.list_where(Booking.booking_date == check_date(on_date, "on_date"))
 
     async def get_by_client_email(self, address: str) -> list[Booking]:
-        """A client's bookings, whatever the letter case of the address."""
-        return await self.list_where(Booking.client_email == str(address).strip().lower())
+        """A client's bookings, whatever the letter case of the address (emails are stored
+        trimmed and case-folded)."""
+        wanted = normalised_email(address, "address")
+        return await self.list_where(Booking.client_email == wanted)
 
     async def get_by_status(self, status: BookingStatus | str) -> list[Booking]:
         """Bookings in one status, chronological."""
@@ -328,6 +342,14 @@ class BookingRepository(Repository[Booking]):
 
     def _status(self, status: BookingStatus | str) -> BookingStatus:
         return cast(BookingStatus, check_value(Booking, "status", status))
+
+    def _statuses(self, statuses: Any) -> list[BookingStatus]:
+        if isinstance(statuses, str | bytes | Mapping) or not isinstance(statuses, Iterable):
+            raise ValidationError(
+                f"statuses: must be a list of statuses, got {type(statuses).__name__}",
+                fields=["statuses"],
+            )
+        return list(dict.fromkeys(self._status(status) for status in statuses))
 
     async def get_available_slots(
         self,
@@ -340,10 +362,21 @@ class BookingRepository(Repository[Booking]):
         """Start times (aware, in the specialist's zone) that ``create`` would accept now.
 
         Two statements whatever the number of bookings: the specialist with its
-        windows and day off, and the bookings overlapping those windows.
+        windows and day off, and the bookings overlapping those windows. An id no
+        row can have is a NotFoundError like a missing specialist; ``on_date``
+        must be a bookable date, ``duration_minutes`` 1 to 1440 and
+        ``step_minutes`` (default: the duration) at least 1, else ValidationError.
         """
-        calendar = await self._run(
-            self._calendar(
+        day = check_date(on_date, "on_date", instants=True)
+        check_minutes(duration_minutes, "duration_minutes", high=1440)
+        check_minutes(step_minutes, "step_minutes", optional=True)
+        if (checked := check_id(specialist_id, "specialist_id")) is None:
+            raise NotFoundError(
+                f"specialist_id={specialist_id!r} not found", fields=["specialist_id"]
+            )
+        specialist_id, on_date = checked, day
+        calendar = await self._read(
+            lambda: self._calendar(
                 [{"specialist_id": specialist_id, "booking_date": on_date}], enforce=True
             )
         )
@@ -359,7 +392,7 @@ class BookingRepository(Repository[Booking]):
         bounds = [window_bounds(on_date, window, tz) for window in windows]
         day_start = min(start for start, _ in bounds)
         day_end = max(end for _, end in bounds)
-        busy = await self._run(self._occupied(specialist_id, day_start, day_end))
+        busy = await self._read(lambda: self._occupied(specialist_id, day_start, day_end))
         return free_slots(
             on_date=on_date,
             tz=tz,

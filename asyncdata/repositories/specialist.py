@@ -4,53 +4,73 @@ from __future__ import annotations
 
 from datetime import date
 from itertools import pairwise
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import select
 
 from asyncdata.errors import ConflictError, ValidationError
 from asyncdata.models import DayOff, Schedule, Specialist
+from asyncdata.models.folded import fold, text_key
 from asyncdata.repositories.base import Repository
-from asyncdata.sql import unicode_lower
-from asyncdata.validation import FieldRule, email, in_range, timezone_name
+from asyncdata.repositories.searchable import Searchable
+from asyncdata.sql import contains_text
+from asyncdata.validation import (
+    NO_MATCH,
+    FieldRule,
+    check_date,
+    check_flag,
+    check_id,
+    check_operand,
+    check_text,
+    email,
+    in_range,
+    normalised_email,
+    timezone_name,
+)
 
 __all__ = ["DayOffRepository", "ScheduleRepository", "SpecialistRepository"]
 
 
-class SpecialistRepository(Repository[Specialist]):
+class SpecialistRepository(Searchable[Specialist]):
+    """Specialists, by name. Emails are stored trimmed and case-folded; every lookup by
+    text below ignores case by Unicode case folding, alike on every backend."""
+
     model = Specialist
     default_order = ("name",)
-    search_fields = ("name", "email", "specialization", "bio", "languages")
     rules: ClassVar[dict[str, FieldRule]] = {"email": email, "timezone": timezone_name}
 
     async def get_by_email(
         self, address: str, *, include_inactive: bool = False
     ) -> Specialist | None:
-        """The specialist with this email, whatever its letter case."""
-        return await self.first_where(
-            Specialist.email == str(address).strip().lower(), include_inactive=include_inactive
-        )
+        """The specialist with this email, whatever its letter case, or None."""
+        wanted = normalised_email(address, "address")
+        return await self.first_where(Specialist.email == wanted, include_inactive=include_inactive)
 
     async def get_by_specialization(
         self, text: str, *, include_inactive: bool = False
     ) -> list[Specialist]:
-        """Specialists whose specialization equals ``text``, ignoring case."""
+        """Specialists whose specialization equals ``text``, ignoring case and surrounding
+        space; a blank ``text`` finds nothing."""
+        wanted = text_key(check_text(text, "text"))
+        check_flag(include_inactive, "include_inactive")
+        if not wanted:
+            return []
         return await self.list_where(
-            unicode_lower(Specialist.specialization) == str(text).strip().lower(),
-            include_inactive=include_inactive,
+            Specialist.specialization_key == wanted, include_inactive=include_inactive
         )
 
     async def get_by_language(
         self, language: str, *, include_inactive: bool = False
     ) -> list[Specialist]:
-        """Specialists listing ``language`` among their comma-separated languages, ignoring case."""
-        wanted = "".join(str(language).lower().split())
+        """Specialists listing ``language`` among their comma-separated languages, ignoring
+        case and spaces ("english" finds "English, Spanish"); blank finds nothing."""
+        wanted = "".join(fold(cast(str, check_text(language, "language"))).split())
+        check_flag(include_inactive, "include_inactive")
         if not wanted:
             return []
-        # Spaces are dropped on both sides, so "English, Spanish" lists "spanish".
-        listed = func.replace(literal(",") + unicode_lower(Specialist.languages) + ",", " ", "")
         return await self.list_where(
-            listed.contains(f",{wanted},", autoescape=True), include_inactive=include_inactive
+            contains_text(Specialist.languages_key, f",{wanted},"),
+            include_inactive=include_inactive,
         )
 
 
@@ -60,7 +80,7 @@ class ScheduleRepository(Repository[Schedule]):
     rules: ClassVar[dict[str, FieldRule]] = {"day_of_week": in_range(0, 6)}
 
     async def prepare(
-        self, values: dict[str, Any], current: Schedule | None, **options: Any
+        self, values: dict[str, Any], current: Any | None, *, enforce: bool
     ) -> dict[str, Any]:
         """Start before end, and no overlap with another active window of that day."""
         fields = ("specialist_id", "day_of_week", "start_time", "end_time", "is_active")
@@ -90,10 +110,10 @@ class ScheduleRepository(Repository[Schedule]):
         return values
 
     async def prepare_many(
-        self, rows: list[dict[str, Any]], **options: Any
+        self, rows: list[dict[str, Any]], *, enforce: bool
     ) -> list[dict[str, Any]]:
         """``prepare`` checks each row against stored windows; this adds the batch's own."""
-        prepared = await super().prepare_many(rows, **options)
+        prepared = await super().prepare_many(rows, enforce=enforce)
         active = sorted(
             (row for row in prepared if row.get("is_active", True)),
             key=lambda row: (row["specialist_id"], row["day_of_week"], row["start_time"]),
@@ -118,23 +138,30 @@ class ScheduleRepository(Repository[Schedule]):
     async def get_by_specialist(
         self, specialist_id: int, *, include_inactive: bool = False
     ) -> list[Schedule]:
-        """The specialist's weekly windows, Monday first."""
+        """The specialist's weekly windows, Monday first ([] for an id no row can have)."""
+        check_flag(include_inactive, "include_inactive")
+        if (sid := check_id(specialist_id, "specialist_id")) is None:
+            return []
         return await self.list_where(
-            Schedule.specialist_id == specialist_id, include_inactive=include_inactive
+            Schedule.specialist_id == sid, include_inactive=include_inactive
         )
 
     async def get_by_day(
         self, specialist_id: int, day_of_week: int, *, include_inactive: bool = False
     ) -> list[Schedule]:
         """The specialist's windows on one weekday (0 = Monday), earliest first."""
+        check_flag(include_inactive, "include_inactive")
+        day = check_operand(Schedule, "day_of_week", day_of_week)
+        if (sid := check_id(specialist_id, "specialist_id")) is None or day is NO_MATCH:
+            return []
         return await self.list_where(
-            Schedule.specialist_id == specialist_id,
-            Schedule.day_of_week == day_of_week,
+            Schedule.specialist_id == sid,
+            Schedule.day_of_week == day,
             include_inactive=include_inactive,
         )
 
 
-class DayOffRepository(Repository[DayOff]):
+class DayOffRepository(Searchable[DayOff]):
     model = DayOff
     default_order = ("date", "specialist_id")
 
@@ -147,22 +174,29 @@ class DayOffRepository(Repository[DayOff]):
         include_inactive: bool = False,
     ) -> list[DayOff]:
         """The specialist's days off, optionally between two dates inclusive."""
-        conditions = [DayOff.specialist_id == specialist_id]
-        if date_from is not None:
-            conditions.append(DayOff.date >= date_from)
-        if date_to is not None:
-            conditions.append(DayOff.date <= date_to)
+        first = check_date(date_from, "date_from", optional=True)
+        last = check_date(date_to, "date_to", optional=True)
+        check_flag(include_inactive, "include_inactive")
+        if (sid := check_id(specialist_id, "specialist_id")) is None:
+            return []
+        conditions = [DayOff.specialist_id == sid]
+        if first is not None:
+            conditions.append(DayOff.date >= first)
+        if last is not None:
+            conditions.append(DayOff.date <= last)
         return await self.list_where(*conditions, include_inactive=include_inactive)
 
     async def get_by_date(self, on_date: date, *, include_inactive: bool = False) -> list[DayOff]:
         """Every specialist's day off on ``on_date``."""
-        return await self.list_where(DayOff.date == on_date, include_inactive=include_inactive)
+        day = check_date(on_date, "on_date")
+        return await self.list_where(DayOff.date == day, include_inactive=include_inactive)
 
     async def is_day_off(self, specialist_id: int, on_date: date) -> bool:
         """Whether the specialist has an active day off on ``on_date``."""
-        found = await self.first_where(
-            DayOff.specialist_id == specialist_id, DayOff.date == on_date
-        )
+        day = check_date(on_date, "on_date")
+        if (sid := check_id(specialist_id, "specialist_id")) is None:
+            return False
+        found = await self.first_where(DayOff.specialist_id == sid, DayOff.date == day)
         return found is not None
 
 

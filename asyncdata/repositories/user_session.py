@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import Table, or_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import UserSession, utcnow
-from asyncdata.repositories.base import Repository
-from asyncdata.validation import FieldRule, email
+from asyncdata.repositories.searchable import Searchable
+from asyncdata.validation import FieldRule, check_text, email
 
-__all__ = ["UserSessionRepository"]
+__all__ = ["MAX_EXTEND_SECONDS", "UserSessionRepository"]
 
 
-class UserSessionRepository(Repository[UserSession]):
+MAX_EXTEND_SECONDS = 100 * 366 * 86_400
+"""The longest ``extend``: about a century, so every expiry stays a representable instant."""
+
+
+class UserSessionRepository(Searchable[UserSession]):
     model = UserSession
     default_order = ("created_at",)
-    search_fields = ("session_id", "client_name", "client_email", "client_phone", "ip_address")
     rules: ClassVar[dict[str, FieldRule]] = {"client_email": email}
 
     def active_clause(self) -> ColumnElement[bool]:
@@ -30,35 +33,43 @@ class UserSessionRepository(Repository[UserSession]):
 
     async def get_by_session_id(self, session_id: str) -> UserSession | None:
         """The session if it is active and unexpired, else None."""
-        return await self.first_where(UserSession.session_id == session_id)
+        wanted = check_text(session_id, "session_id")
+        return await self.first_where(UserSession.session_id == wanted)
 
     async def _update_live(self, session_id: str, **values: Any) -> UserSession:
         """Change the active, unexpired session in one UPDATE; NotFoundError if there is none."""
+        table = cast(Table, UserSession.__table__)
         stmt = (
-            update(UserSession)
-            .where(UserSession.session_id == session_id, self.active_clause())
+            update(table)
+            .where(table.c.session_id == session_id, self.active_clause())
             .values(**values, updated_at=utcnow())
-            .returning(UserSession)
-            .execution_options(populate_existing=True)
+            .returning(*table.c)
         )
         async with self.writing({"session_id": session_id}):
-            found = (await self.session.scalars(stmt)).one_or_none()
+            found = (await self.session.execute(stmt)).one_or_none()
             if found is None:
                 raise NotFoundError(
                     f"session_id={session_id!r}: no active session", fields=["session_id"]
                 )
-        return found
+        return self._adopt(found._asdict())
 
     async def extend(self, session_id: str, seconds: int) -> UserSession:
         """Expire the active session ``seconds`` from now (NotFoundError if none is active)."""
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+        check_text(session_id, "session_id")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int)
+            or not 0 < seconds <= MAX_EXTEND_SECONDS
+        ):
             raise ValidationError(
-                f"seconds={seconds!r}: must be a whole number > 0", fields=["seconds"]
+                f"seconds={seconds!r}: must be a whole number from 1 to {MAX_EXTEND_SECONDS}",
+                fields=["seconds"],
             )
         return await self._update_live(session_id, expires_at=utcnow() + timedelta(seconds=seconds))
 
     async def deactivate(self, session_id: str) -> UserSession:
         """End the active session now (NotFoundError if none is active)."""
+        check_text(session_id, "session_id")
         return await self._update_live(session_id, is_active=False)
 
     async def cleanup_expired(self) -> int:

@@ -1,0 +1,1 @@
+"""A FastAPI booking service over asyncdata's repositories; see ``app.py``."""
