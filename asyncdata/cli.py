@@ -31,6 +31,9 @@ async def _init_db() -> None:
         print(f"schema ready on {load_settings().url.render_as_string()} (via {path})")
     finally:
         await dispose_engine()
+        # A SQLite connection that failed to open finishes on its worker thread a moment
+        # later; let it report back before the event loop closes.
+        await asyncio.sleep(0.05)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
