@@ -9,7 +9,7 @@ hold in UTC. A failed check is a ValidationError naming the argument.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Final, cast
 
 from asyncdata.errors import ValidationError
@@ -133,7 +133,7 @@ def check_instant(value: Any, name: str) -> datetime:
     try:
         storable_instant(value)
     except ValueError as exc:
-        raise ValidationError(f"{name}={value!r}: {exc}", fields=[name]) from None
+        raise ValidationError(f"{name}={shown(value)}: {exc}", fields=[name]) from None
     return value
 
 
@@ -173,9 +173,10 @@ def check_minutes(
 
 
 def shown(value: Any) -> str:
-    """``repr(value)``, cut short for messages."""
-    shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    """``value`` as a message shows it: dates, times and instants in ISO 8601, anything
+    else as its ``repr``; cut short past 80 characters."""
+    text = value.isoformat() if isinstance(value, date | time) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def normalised_email(value: Any, name: str = "email") -> str:

@@ -33,6 +33,7 @@ from asyncdata.errors import (
     NotFoundError,
     ValidationError,
 )
+from asyncdata.arguments import shown as show
 from asyncdata.faults import fault_error
 from asyncdata.models import Base
 from asyncdata.models.booking import OVERLAP_CONSTRAINT
@@ -127,7 +128,7 @@ def _foreign_key_columns(statement: str | None) -> tuple[str, ...]:
 
 
 def _shown(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
-    shown = [f"{c}={values[c]!r}" for c in columns if c in values]
+    shown = [f"{c}={show(values[c])}" for c in columns if c in values]
     return ", ".join(shown) or ", ".join(columns) or "the given values"
 
 

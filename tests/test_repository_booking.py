@@ -310,6 +310,10 @@ async def test_overlap_with_a_pending_booking_is_a_conflict(
         await repo.create(booking(ada.id, MON, at, minutes, client_email="eve@example.com"))
     assert caught.value.constraint == OVERLAP
     assert "booking_time" in caught.value.fields
+    # Dates and times read as ISO 8601, never as Python reprs.
+    assert f"booking_date={MON.isoformat()}" in str(caught.value)
+    assert f"booking_time={at.isoformat()}" in str(caught.value)
+    assert "datetime." not in str(caught.value)
     assert await stored_count(sessions) == 1
 
 
