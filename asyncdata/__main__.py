@@ -1,5 +1,5 @@
 """``python -m asyncdata`` is the ``asyncdata`` command."""
 
-from asyncdata.cli import main
+from asyncdata._cli import main
 
 raise SystemExit(main())

@@ -53,8 +53,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from asyncdata._translate import translate_error, translate_fault
 from asyncdata.errors import AsyncDataError, TransientError, ValidationError
-from asyncdata.translate import translate_error, translate_fault
 
 __all__ = [
     "AUTOCOMMIT_OPTION",

@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import Pool, StaticPool
 
+from asyncdata._config import EngineSettings, async_url, load_settings
+from asyncdata._schema import migrate
 from asyncdata._transactions import AUTOCOMMIT_OPTION, WRITE_OPTION, AsyncDataSession, transaction
-from asyncdata.config import EngineSettings, async_url, load_settings
-from asyncdata.schema import init_db
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -167,7 +167,7 @@ def create_engine(
     Use it instead of ``create_async_engine`` when you manage engines
     yourself: repositories rely on the SQLite hooks it installs. Each tuning
     keyword is the ``DB_*`` variable of the same meaning (see
-    ``asyncdata.config.EngineSettings``); one left at None takes the library
+    ``asyncdata._config.EngineSettings``); one left at None takes the library
     default, not the environment (``get_engine()`` is what reads the
     environment). A bad value raises ``ConfigurationError`` naming the variable.
     Settings that do not apply to the backend (pool sizes for an in-memory
@@ -232,6 +232,25 @@ def _build(
     else:
         event.listen(engine.sync_engine.pool, "checkout", _on_checkout)
     return engine
+
+
+async def init_db(engine: AsyncEngine | None = None) -> str:
+    """Bring the schema to the newest revision; return ``"alembic"`` or ``"create_all"``.
+
+    Alembic upgrades ``engine``'s database (default: ``get_engine()``) to the head of
+    the migration scripts shipped in the package. Only when Alembic or its scripts
+    cannot be used (e.g. ``ALEMBIC_CONFIG`` names a missing file), a warning says why
+    and the tables are created from the models instead: on a database holding no
+    tables (then stamped at the head revision, so a later upgrade works) or one
+    already stamped at it; any other database raises ``ConfigurationError``. An
+    upgrade that fails raises ``ConfigurationError`` naming the revisions and the
+    cause, and leaves the database as it was. Safe to call repeatedly and from many
+    processes at once: one migrates, the others wait and return the same path. An
+    unreachable database raises ``TransientError``, an unusable one (bad path,
+    unknown host, wrong credentials) ``ConfigurationError``; both say where, never
+    with the password.
+    """
+    return await migrate(engine if engine is not None else get_engine())
 
 
 def get_engine() -> AsyncEngine:

@@ -1,4 +1,4 @@
-"""Unit and property tests of asyncdata.availability: no database, no event loop."""
+"""Unit and property tests of asyncdata._availability: no database, no event loop."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from asyncdata.availability import (
+from asyncdata._availability import (
     ALLOWED_MOVES,
     OVERLAP_CONSTRAINT,
     Interval,
@@ -23,9 +23,9 @@ from asyncdata.availability import (
     free_slots,
     window_bounds,
 )
+from asyncdata._timezones import local_to_utc
 from asyncdata.errors import ConflictError, ValidationError
 from asyncdata.models.booking import BookingStatus
-from asyncdata.timezones import local_to_utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

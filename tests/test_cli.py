@@ -14,12 +14,14 @@ from tests.helpers_pg import free_port
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def asyncdata(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def asyncdata(
+    *args: str, env: dict[str, str], cwd: Path = REPO_ROOT
+) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     full.pop("ALEMBIC_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "asyncdata", *args],
-        cwd=REPO_ROOT,
+        cwd=cwd,
         env={**full, **env},
         capture_output=True,
         text=True,
@@ -69,3 +71,23 @@ def test_init_db_succeeds_and_says_which_path_ran(tmp_path: Path) -> None:
     result = asyncdata("init-db", env={"DB_URL": f"sqlite:///{tmp_path}/app.db"})
     assert result.returncode == 0, result.stderr
     assert "via alembic" in result.stdout
+
+
+def test_db_commands_migrate_with_only_db_url(tmp_path: Path) -> None:
+    """``asyncdata db`` runs the package's own migrations, from any directory."""
+    env = {"DB_URL": f"sqlite:///{tmp_path}/app.db"}
+    elsewhere = {"cwd": tmp_path}
+    assert asyncdata("db", "upgrade", env=env, **elsewhere).returncode == 0
+    current = asyncdata("db", "current", env=env, **elsewhere)
+    assert current.returncode == 0 and "(head)" in current.stdout
+    assert asyncdata("db", "check", env=env, **elsewhere).returncode == 0
+    history = asyncdata("db", "history", env=env, **elsewhere)
+    assert "0001_initial" in history.stdout
+    assert asyncdata("db", "downgrade", "base", env=env, **elsewhere).returncode == 0
+    assert "(head)" not in asyncdata("db", "current", env=env, **elsewhere).stdout
+
+
+def test_a_db_command_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {"DB_URL": f"sqlite:///{tmp_path}/app.db"}
+    result = asyncdata("db", "downgrade", "no-such-revision", env=env)
+    assert_one_line_failure(result, "no-such-revision")

@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asyncdata.config import (
+from asyncdata._config import (
     ENV_VARIABLES,
     EngineSettings,
     async_url,

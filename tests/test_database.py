@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from asyncdata.config import async_url
+from asyncdata._config import async_url
 from asyncdata.database import (
     SQLITE_BUSY_TIMEOUT_MS,
     create_engine,

@@ -23,11 +23,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from asyncdata._translate import translate_error, translate_fault
 from asyncdata.database import create_engine, session_factory, transaction
 from asyncdata.errors import AsyncDataError, TransientError
 from asyncdata.models import Base, Specialist
 from asyncdata.repositories import SpecialistRepository
-from asyncdata.translate import translate_error, translate_fault
 from tests.conftest import PG_URL
 from tests.helpers_pg import Cluster, free_port, throwaway_cluster
 

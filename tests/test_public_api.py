@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from importlib import resources
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -69,6 +70,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
     "asyncdata.repositories": {
         "BATCH_SIZE",
         "AdminLogRepository",
+        "AppendOnlyRepository",
         "BookingRepository",
         "DayOffRepository",
         "Repository",
@@ -218,6 +220,27 @@ SPECIFIC_METHODS: dict[str, list[str]] = {
 }
 
 
+APPEND_ONLY_ABSENT = ("update", "delete", "hard_delete")
+
+
+def test_the_admin_log_repository_has_no_way_to_change_a_row() -> None:
+    for method in APPEND_ONLY_ABSENT:
+        assert not hasattr(asyncdata.AdminLogRepository, method), method
+
+
+def test_internal_modules_are_private() -> None:
+    """Public modules are the documented import paths; everything else starts with ``_``."""
+    package = Path(asyncdata.__file__).parent
+    public = {"__init__", "__main__", "database", "errors", "testing", "models", "repositories"}
+    for path in package.iterdir():
+        name = path.stem
+        if path.name == "__pycache__" or name.startswith("_") or path.suffix not in {"", ".py"}:
+            continue
+        if path.suffix == "" and not path.is_dir():
+            continue
+        assert name in public, f"asyncdata/{path.name} is neither public API nor private"
+
+
 def module(name: str) -> ModuleType:
     return importlib.import_module(name)
 
@@ -289,6 +312,7 @@ def test_booking_statuses() -> None:
         for repo in SPECIFIC_METHODS
         for method in COMMON_METHODS
         if (repo, method) != ("ScheduleRepository", "search")  # no text to search
+        and not (repo == "AdminLogRepository" and method in APPEND_ONLY_ABSENT)
     ]
     + [(repo, method) for repo, methods in SPECIFIC_METHODS.items() for method in methods],
 )

@@ -26,10 +26,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asyncdata._schema import MIGRATIONS, head_revision
 from asyncdata.database import create_engine, dispose_engine, init_db, session_factory
 from asyncdata.errors import ConfigurationError, ConflictError, TransientError
 from asyncdata.repositories import BookingRepository, SpecialistRepository
-from asyncdata.schema import HEAD_REVISION
 from tests.conftest import PG_URL, make_specialist, next_weekday
 from tests.helpers_pg import free_port
 
@@ -119,20 +119,23 @@ async def count_specialists(engine: AsyncEngine) -> int:
         return await SpecialistRepository(db).count()
 
 
-def test_head_revision_is_the_head_of_the_scripts() -> None:
+def test_the_head_is_read_from_the_scripts_shipped_in_the_package() -> None:
     scripts = ScriptDirectory.from_config(Config(str(REPO_ROOT / "alembic.ini")))
     assert len(scripts.get_heads()) == 1
-    assert script_head() == HEAD_REVISION
+    assert head_revision() == script_head()
+    # One copy of every script: the checkout's alembic.ini and the package read the same files.
+    assert Path(scripts.dir).resolve() == MIGRATIONS.resolve()
+    assert (REPO_ROOT / "alembic").resolve() == MIGRATIONS.resolve()
 
 
 async def test_init_db_on_an_empty_database_runs_alembic(schema_engine: AsyncEngine) -> None:
     assert await init_db(schema_engine) == "alembic"
     assert await tables(schema_engine) == TABLES | {"alembic_version"}
-    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await versions(schema_engine) == [script_head()]
     await add_specialist(schema_engine)
 
     assert await init_db(schema_engine) == "alembic"
-    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await versions(schema_engine) == [script_head()]
     assert await count_specialists(schema_engine) == 1
 
 
@@ -165,17 +168,17 @@ async def test_fallback_creates_and_stamps_an_empty_database(
     assert len(warnings) == 1
     assert str(missing_alembic_config) in warnings[0].getMessage()  # says why
     assert await tables(schema_engine) == TABLES | {"alembic_version"}
-    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await versions(schema_engine) == [script_head()]
 
     await add_specialist(schema_engine)
     assert await init_db(schema_engine) == "create_all"  # twice is harmless
-    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await versions(schema_engine) == [script_head()]
     assert await count_specialists(schema_engine) == 1
     await schema_engine.dispose()
 
     alembic(empty_db_url, "upgrade", "head")
     alembic(empty_db_url, "check")
-    assert await versions(schema_engine) == [HEAD_REVISION]
+    assert await versions(schema_engine) == [script_head()]
     assert await count_specialists(schema_engine) == 1
 
 

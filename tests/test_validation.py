@@ -1,4 +1,4 @@
-"""Unit tests of asyncdata.validation: field checks read from the models, no database."""
+"""Unit tests of asyncdata._validation: field checks read from the models, no database."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from asyncdata.errors import ValidationError
-from asyncdata.models import AdminLog, Booking, DayOff, Schedule, Specialist, UserSession
-from asyncdata.validation import (
+from asyncdata._validation import (
     MANAGED_FIELDS,
     check_input,
     email,
@@ -17,6 +15,8 @@ from asyncdata.validation import (
     in_range,
     timezone_name,
 )
+from asyncdata.errors import ValidationError
+from asyncdata.models import AdminLog, Booking, DayOff, Schedule, Specialist, UserSession
 
 SPECIALIST = {"name": "Dr. Ada Lovelace", "email": "ada@example.com"}
 SCHEDULE = {"specialist_id": 1, "day_of_week": 0, "start_time": time(9), "end_time": time(17)}

@@ -1,7 +1,7 @@
 """Awaitable repositories, one per model, over a caller-owned ``AsyncSession``."""
 
 from asyncdata.repositories.admin_log import AdminLogRepository
-from asyncdata.repositories.base import BATCH_SIZE, Repository
+from asyncdata.repositories.base import BATCH_SIZE, AppendOnlyRepository, Repository
 from asyncdata.repositories.booking import BookingRepository
 from asyncdata.repositories.specialist import (
     DayOffRepository,
@@ -13,6 +13,7 @@ from asyncdata.repositories.user_session import UserSessionRepository
 __all__ = [
     "BATCH_SIZE",
     "AdminLogRepository",
+    "AppendOnlyRepository",
     "BookingRepository",
     "DayOffRepository",
     "Repository",

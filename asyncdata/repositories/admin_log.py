@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy.sql.elements import ColumnElement
 
-from asyncdata.errors import ValidationError
+from asyncdata._validation import check_id, check_instant, check_text
 from asyncdata.models import AdminLog
 from asyncdata.repositories.searchable import Searchable
-from asyncdata.validation import check_id, check_instant, check_text
 
 __all__ = ["AdminLogRepository"]
 
@@ -76,15 +74,3 @@ class AdminLogRepository(Searchable[AdminLog]):
         """Entries with ``start <= created_at < end`` (both timezone-aware), newest first."""
         first, last = check_instant(start, "start"), check_instant(end, "end")
         return await self.list_where(AdminLog.created_at >= first, AdminLog.created_at < last)
-
-    def _append_only(self, call: str) -> NoReturn:
-        raise ValidationError(f"the admin log is append-only: {call} is not allowed")
-
-    async def update(self, id: int, data: Mapping[str, Any]) -> NoReturn:
-        self._append_only("update")
-
-    async def delete(self, id: int) -> NoReturn:
-        self._append_only("delete")
-
-    async def hard_delete(self, id: int) -> NoReturn:
-        self._append_only("hard_delete")

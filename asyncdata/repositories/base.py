@@ -33,12 +33,10 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 
+from asyncdata._sql import binary_text, in_values
 from asyncdata._transactions import Write, adopt, read, write
-from asyncdata.errors import NotFoundError, ValidationError
-from asyncdata.models import Base, utcnow
-from asyncdata.sql import binary_text, in_values
-from asyncdata.translate import translate_error
-from asyncdata.validation import (
+from asyncdata._translate import translate_error
+from asyncdata._validation import (
     NO_MATCH,
     FieldRule,
     check_flag,
@@ -47,8 +45,10 @@ from asyncdata.validation import (
     check_operand,
     check_row_count,
 )
+from asyncdata.errors import NotFoundError, ValidationError
+from asyncdata.models import Base, utcnow
 
-__all__ = ["BATCH_SIZE", "Repository"]
+__all__ = ["BATCH_SIZE", "AppendOnlyRepository", "Repository"]
 
 ModelT = TypeVar("ModelT", bound=Base)
 T = TypeVar("T")
@@ -59,11 +59,13 @@ BATCH_SIZE = 1_000
 Filters = Mapping[str, Any] | None
 
 
-class Repository(Generic[ModelT]):
-    """Awaitable CRUD and queries for one model, over a caller-owned ``AsyncSession``.
+class AppendOnlyRepository(Generic[ModelT]):
+    """Awaitable create and queries for one model, over a caller-owned ``AsyncSession``.
 
-    Writes commit before returning unless made inside ``transaction(db)``; on
-    any error nothing of the call persists and the session stays usable.
+    The base of every repository, and all of an append-only one (the admin
+    log): rows are added, never changed. Writes commit before returning unless
+    made inside ``transaction(db)``; on any error nothing of the call persists
+    and the session stays usable.
     """
 
     model: ClassVar[type[Base]]
@@ -120,12 +122,6 @@ class Repository(Generic[ModelT]):
         beyond the rows themselves stays bounded."""
         return await self._create_many(rows, enforce=True)
 
-    async def update(self, id: int, data: Mapping[str, Any]) -> ModelT:
-        """Change the given fields only; ``updated_at`` moves forward."""
-        if check_id(id) is None:
-            raise self._not_found(id)
-        return await self._update(id, data, enforce=True)
-
     async def _create(self, data: Mapping[str, Any], *, enforce: bool) -> ModelT:
         values = self.validate(data, partial=False)
         async with self.writing(values) as handle:
@@ -176,38 +172,6 @@ class Repository(Generic[ModelT]):
         # in VALUES order (one writer at a time), so ordering by id restores the input order.
         rows: list[ModelT] = list(await self.session.scalars(self._insert, batch))
         return sorted(rows, key=lambda row: row.id)  # type: ignore[attr-defined]
-
-    async def _update(self, id: int, data: Mapping[str, Any], *, enforce: bool) -> ModelT:
-        values = self.validate(data, partial=True)
-        async with self.writing(values):
-            current = await self._require(id)
-            values = await self.prepare(values, current, enforce=enforce)
-            if "updated_at" in self._table.c:
-                values["updated_at"] = utcnow()
-            await self.session.execute(update(self._table).where(self._pk == id).values(values))
-        # The row was read under a lock, so it plus the written values is what is stored.
-        return self._adopt({**current._asdict(), **values})
-
-    async def delete(self, id: int) -> ModelT:
-        """Soft delete: the row stays, marked inactive."""
-        if check_id(id) is None:
-            raise self._not_found(id)
-        return await self.update(id, {"is_active": False})
-
-    async def hard_delete(self, id: int) -> None:
-        """Remove the row; the database cascades to its children (ON DELETE CASCADE)."""
-        if check_id(id) is None:
-            raise self._not_found(id)
-        async with self.writing({"id": id}):
-            deleted = await self.session.scalars(
-                delete(self.model).where(self._pk == id).returning(self._pk)
-            )
-            if deleted.first() is None:
-                raise self._not_found(id)
-        session = self.session.sync_session
-        gone = session.identity_map.get(session.identity_key(self.model, id))
-        if gone is not None:
-            session.expunge(gone)
 
     # -- reads ------------------------------------------------------------------
 
@@ -334,15 +298,6 @@ class Repository(Generic[ModelT]):
     def _not_found(self, id: int) -> NotFoundError:
         return NotFoundError(f"{self.model.__name__} id={id!r} not found", fields=["id"])
 
-    async def _require(self, id: int) -> Row[Any]:
-        """The stored row, locked until the write ends: ``update`` checks its rules against it
-        (a booking moved or cancelled by another session), not against the session's copy."""
-        stmt = select(self._table).where(self._pk == id).with_for_update()
-        row = (await self.session.execute(stmt)).one_or_none()
-        if row is None:
-            raise self._not_found(id)
-        return row
-
     def _adopt(self, values: dict[str, Any]) -> ModelT:
         """The session's object for a row just written (all its columns given)."""
         return cast(ModelT, adopt(self.session, self.model, values))
@@ -353,6 +308,57 @@ class Repository(Generic[ModelT]):
     async def _read(self, run: Callable[[], Awaitable[T]]) -> T:
         """Run a read: no transaction outside ``transaction(db)``, database errors translated."""
         return await read(self.session, run)
+
+
+class Repository(AppendOnlyRepository[ModelT]):
+    """Full CRUD: adds ``update``, ``delete`` (soft) and ``hard_delete``."""
+
+    async def update(self, id: int, data: Mapping[str, Any]) -> ModelT:
+        """Change the given fields only; ``updated_at`` moves forward."""
+        if check_id(id) is None:
+            raise self._not_found(id)
+        return await self._update(id, data, enforce=True)
+
+    async def _update(self, id: int, data: Mapping[str, Any], *, enforce: bool) -> ModelT:
+        values = self.validate(data, partial=True)
+        async with self.writing(values):
+            current = await self._require(id)
+            values = await self.prepare(values, current, enforce=enforce)
+            if "updated_at" in self._table.c:
+                values["updated_at"] = utcnow()
+            await self.session.execute(update(self._table).where(self._pk == id).values(values))
+        # The row was read under a lock, so it plus the written values is what is stored.
+        return self._adopt({**current._asdict(), **values})
+
+    async def delete(self, id: int) -> ModelT:
+        """Soft delete: the row stays, marked inactive."""
+        if check_id(id) is None:
+            raise self._not_found(id)
+        return await self.update(id, {"is_active": False})
+
+    async def hard_delete(self, id: int) -> None:
+        """Remove the row; the database cascades to its children (ON DELETE CASCADE)."""
+        if check_id(id) is None:
+            raise self._not_found(id)
+        async with self.writing({"id": id}):
+            deleted = await self.session.scalars(
+                delete(self.model).where(self._pk == id).returning(self._pk)
+            )
+            if deleted.first() is None:
+                raise self._not_found(id)
+        session = self.session.sync_session
+        gone = session.identity_map.get(session.identity_key(self.model, id))
+        if gone is not None:
+            session.expunge(gone)
+
+    async def _require(self, id: int) -> Row[Any]:
+        """The stored row, locked until the write ends: ``update`` checks its rules against it
+        (a booking moved or cancelled by another session), not against the session's copy."""
+        stmt = select(self._table).where(self._pk == id).with_for_update()
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            raise self._not_found(id)
+        return row
 
 
 def _names(names: Any, purpose: str) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Bookings: placement by the booking rules, status moves and free slots.
 
-The rules themselves live in ``asyncdata.availability`` as plain functions;
+The rules themselves live in ``asyncdata._availability`` as plain functions;
 this module loads the rows they need (a fixed number of statements, whatever
 the number of bookings) and writes the result. Overlaps are left to the
 database alone, the one check no race can slip past: an exclusion constraint
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, and_, case, exists, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from asyncdata.availability import (
+from asyncdata._availability import (
     Interval,
     Window,
     check_bookable,
@@ -26,12 +26,8 @@ from asyncdata.availability import (
     free_slots,
     window_bounds,
 )
-from asyncdata.errors import ConflictError, NotFoundError, ValidationError
-from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
-from asyncdata.models.folded import fold, folded_changes
-from asyncdata.repositories.searchable import Searchable
-from asyncdata.timezones import zone
-from asyncdata.validation import (
+from asyncdata._timezones import zone
+from asyncdata._validation import (
     FieldRule,
     check_date,
     check_id,
@@ -42,6 +38,11 @@ from asyncdata.validation import (
     in_range,
     normalised_email,
 )
+from asyncdata.errors import ConflictError, NotFoundError, ValidationError
+from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
+from asyncdata.models.folded import fold, folded_changes
+from asyncdata.repositories.base import Repository
+from asyncdata.repositories.searchable import Searchable
 
 __all__ = ["BookingRepository"]
 
@@ -69,7 +70,7 @@ def _equal_or_in(column: Any, values: set[Any]) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], column.in_(values))
 
 
-class BookingRepository(Searchable[Booking]):
+class BookingRepository(Searchable[Booking], Repository[Booking]):
     model = Booking
     default_order = ("starts_at",)
     rules: ClassVar[dict[str, FieldRule]] = {
@@ -142,11 +143,18 @@ class BookingRepository(Searchable[Booking]):
             row["starts_at"], row["ends_at"] = self._place(row, calendar, enforce=enforce, now=now)
         return rows
 
-    async def _calendar(self, rows: Sequence[Mapping[str, Any]], *, enforce: bool) -> _Calendar:
+    async def _calendar(
+        self, rows: Sequence[Mapping[str, Any]], *, enforce: bool, lock: bool = True
+    ) -> _Calendar:
         """The specialists of ``rows`` with, if ``enforce``, their active windows on the rows'
         weekdays and their active days off on the rows' dates.
 
         One statement when all rows share a date (every single-booking call), two otherwise.
+        With ``lock`` (every write) the specialists' rows are locked on PostgreSQL
+        (``FOR NO KEY UPDATE``, which foreign-key checks do not wait for): bookings of one
+        specialist are then written one at a time, so two racing inserts meet at this lock
+        rather than deadlocking inside the overlap guard, and the loser gets a
+        ``ConflictError`` at once instead of a ``TransientError`` a second later.
         """
         ids = {row["specialist_id"] for row in rows}
         dates = {row["booking_date"] for row in rows}
@@ -172,6 +180,8 @@ class BookingRepository(Searchable[Booking]):
                     DayOff.is_active.is_(True),
                 )
                 stmt = stmt.add_columns(day_off.label("day_off"))
+        if lock:
+            stmt = stmt.with_for_update(of=Specialist, key_share=True)
         calendar = _Calendar()
         for row in await self.session.execute(stmt):
             calendar.specialists[row.id] = _SpecialistInfo(row.timezone, row.is_active)
@@ -377,7 +387,9 @@ class BookingRepository(Searchable[Booking]):
         specialist_id, on_date = checked, day
         calendar = await self._read(
             lambda: self._calendar(
-                [{"specialist_id": specialist_id, "booking_date": on_date}], enforce=True
+                [{"specialist_id": specialist_id, "booking_date": on_date}],
+                enforce=True,
+                lock=False,
             )
         )
         specialist = calendar.specialists.get(specialist_id)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from asyncdata.arguments import check_flag, check_row_count, check_text
+from asyncdata._arguments import check_flag, check_row_count, check_text
+from asyncdata._sql import contains_text
 from asyncdata.errors import ValidationError
 from asyncdata.models.folded import SEPARATOR, fold, folded_changes
-from asyncdata.repositories.base import ModelT, Repository
-from asyncdata.sql import contains_text
+from asyncdata.repositories.base import AppendOnlyRepository, ModelT
 
 __all__ = ["Searchable"]
 
 
-class Searchable(Repository[ModelT]):
+class Searchable(AppendOnlyRepository[ModelT]):
     """A repository whose model has text to search: adds ``search``.
 
     The model keeps a ``search_text`` column, the case-folded text of its

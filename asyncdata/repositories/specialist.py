@@ -8,13 +8,8 @@ from typing import Any, ClassVar, cast
 
 from sqlalchemy import select
 
-from asyncdata.errors import ConflictError, ValidationError
-from asyncdata.models import DayOff, Schedule, Specialist
-from asyncdata.models.folded import fold, text_key
-from asyncdata.repositories.base import Repository
-from asyncdata.repositories.searchable import Searchable
-from asyncdata.sql import contains_text
-from asyncdata.validation import (
+from asyncdata._sql import contains_text
+from asyncdata._validation import (
     NO_MATCH,
     FieldRule,
     check_date,
@@ -27,11 +22,16 @@ from asyncdata.validation import (
     normalised_email,
     timezone_name,
 )
+from asyncdata.errors import ConflictError, ValidationError
+from asyncdata.models import DayOff, Schedule, Specialist
+from asyncdata.models.folded import fold, text_key
+from asyncdata.repositories.base import Repository
+from asyncdata.repositories.searchable import Searchable
 
 __all__ = ["DayOffRepository", "ScheduleRepository", "SpecialistRepository"]
 
 
-class SpecialistRepository(Searchable[Specialist]):
+class SpecialistRepository(Searchable[Specialist], Repository[Specialist]):
     """Specialists, by name. Emails are stored trimmed and case-folded; every lookup by
     text below ignores case by Unicode case folding, alike on every backend."""
 
@@ -161,7 +161,7 @@ class ScheduleRepository(Repository[Schedule]):
         )
 
 
-class DayOffRepository(Searchable[DayOff]):
+class DayOffRepository(Searchable[DayOff], Repository[DayOff]):
     model = DayOff
     default_order = ("date", "specialist_id")
 

@@ -8,10 +8,11 @@ from typing import Any, ClassVar, cast
 from sqlalchemy import Table, or_, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from asyncdata._validation import FieldRule, check_text, email
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import UserSession, utcnow
+from asyncdata.repositories.base import Repository
 from asyncdata.repositories.searchable import Searchable
-from asyncdata.validation import FieldRule, check_text, email
 
 __all__ = ["MAX_EXTEND_SECONDS", "UserSessionRepository"]
 
@@ -20,7 +21,7 @@ MAX_EXTEND_SECONDS = 100 * 366 * 86_400
 """The longest ``extend``: about a century, so every expiry stays a representable instant."""
 
 
-class UserSessionRepository(Searchable[UserSession]):
+class UserSessionRepository(Searchable[UserSession], Repository[UserSession]):
     model = UserSession
     default_order = ("created_at",)
     rules: ClassVar[dict[str, FieldRule]] = {"client_email": email}

@@ -7,7 +7,7 @@ deadlock, a serialization failure. A few failures of the same places mean the
 database cannot be used as configured (``ConfigurationError``): a SQLite file
 that cannot be opened, an unknown host, refused credentials, a missing
 database. Messages say where (host and port, or the file) and never carry the
-password. ``asyncdata.translate`` builds on this for every SQLAlchemy error.
+password. ``asyncdata._translate`` builds on this for every SQLAlchemy error.
 """
 
 from __future__ import annotations

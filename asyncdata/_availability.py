@@ -24,9 +24,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from asyncdata._timezones import local_to_utc, utc_interval
 from asyncdata.errors import ConflictError, ValidationError
 from asyncdata.models.booking import OVERLAP_CONSTRAINT, BookingStatus
-from asyncdata.timezones import local_to_utc, utc_interval
 
 __all__ = [
     "ALLOWED_MOVES",

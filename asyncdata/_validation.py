@@ -5,7 +5,7 @@ from the model's columns, so every model gets the same checks without
 restating them; the few rules a column cannot express (an email's shape, a
 timezone's existence) are plain functions named per field by each repository.
 The checks of the other arguments of repository calls (ids, limits, flags,
-dates, text) live in ``asyncdata.arguments`` and are re-exported here.
+dates, text) live in ``asyncdata._arguments`` and are re-exported here.
 
 Every value accepted here is one both SQLite and PostgreSQL store and compare
 alike: integers within the column's range as PostgreSQL defines it, text
@@ -29,7 +29,7 @@ from sqlalchemy import JSON, BigInteger, Integer, SmallInteger, String, inspect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from asyncdata.arguments import (
+from asyncdata._arguments import (
     FIRST_INSTANT_DATE,
     INT_RANGES,
     LAST_INSTANT_DATE,
@@ -47,9 +47,9 @@ from asyncdata.arguments import (
     storable_instant,
     text_problem,
 )
+from asyncdata._timezones import zone
 from asyncdata.errors import ValidationError
 from asyncdata.models.folded import fold
-from asyncdata.timezones import zone
 
 __all__ = [
     "FIRST_INSTANT_DATE",

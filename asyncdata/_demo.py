@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from datetime import date, time, timedelta
 
-from asyncdata.config import load_settings
+from asyncdata._config import load_settings
 from asyncdata.database import dispose_engine, get_db, init_db, transaction
 from asyncdata.errors import ConflictError
 from asyncdata.models import Booking, Specialist

@@ -27,14 +27,14 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
+from asyncdata._arguments import shown as show
+from asyncdata._faults import fault_error
 from asyncdata.errors import (
     AsyncDataError,
     ConflictError,
     NotFoundError,
     ValidationError,
 )
-from asyncdata.arguments import shown as show
-from asyncdata.faults import fault_error
 from asyncdata.models import Base
 from asyncdata.models.booking import OVERLAP_CONSTRAINT
 

@@ -14,7 +14,7 @@ from logging.config import fileConfig
 from sqlalchemy.engine import Connection
 
 from alembic import context
-from asyncdata.config import load_settings
+from asyncdata._config import load_settings
 from asyncdata.database import create_engine
 from asyncdata.models import Base
 from asyncdata.models.booking import OVERLAP_CONSTRAINT

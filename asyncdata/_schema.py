@@ -1,8 +1,12 @@
-"""``init_db``: bring the schema to the newest revision, by Alembic or by the models.
+"""Bring the schema to the newest revision, by Alembic or by the models (``init_db``).
 
-Alembic runs on the engine's own connection (``run_sync``), handed to
-``alembic/env.py`` through ``config.attributes["connection"]``, so SQLite
-``:memory:`` databases and test transactions see the same schema.
+The migration scripts ship inside the package (``asyncdata/_migrations``), so
+an installed wheel migrates from any working directory with no ``alembic.ini``;
+``ALEMBIC_CONFIG`` points elsewhere if a deployment keeps its own. The head
+revision is read from the scripts, never kept by hand. Alembic runs on the
+engine's own connection (``run_sync``), handed to ``env.py`` through
+``config.attributes["connection"]``, so SQLite ``:memory:`` databases and test
+transactions see the same schema.
 
 Many processes may call ``init_db`` at once (web workers starting together).
 The look at the database and the upgrade run in one transaction holding a
@@ -21,22 +25,21 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, MetaData, String, Table, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from alembic import command
 from asyncdata._transactions import WRITE_OPTION
+from asyncdata._translate import translate_fault
 from asyncdata.errors import AsyncDataError, ConfigurationError, TransientError
 from asyncdata.models import Base
-from asyncdata.translate import translate_fault
 
-__all__ = ["HEAD_REVISION", "alembic_config_path", "init_db"]
+__all__ = ["MIGRATIONS", "alembic_config", "head_revision", "migrate"]
 
 log = logging.getLogger(__name__)
-
-HEAD_REVISION = "0003_folded_text"
-"""The newest migration; ``create_all`` stamps it so a later ``alembic upgrade head`` works.
-A test keeps it equal to the head of ``alembic/versions``."""
 
 LOCK_KEY = 0x6173_796E_6364_6221
 """The PostgreSQL advisory lock key ``init_db`` holds while it looks and migrates."""
@@ -44,38 +47,47 @@ LOCK_KEY = 0x6173_796E_6364_6221
 SQLITE_LOCK_WAIT_S = 300.0
 """How long ``init_db`` keeps retrying for SQLite's write lock (another process migrating)."""
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = Path(__file__).resolve().parent / "_migrations"
+"""The Alembic script directory inside the installed package."""
 
 
-def alembic_config_path() -> Path:
-    """``ALEMBIC_CONFIG`` if set, else ``alembic.ini`` at the project root."""
+def alembic_config() -> Config:
+    """The Alembic configuration: the file named by ``ALEMBIC_CONFIG`` if set, else one
+    built in memory around the package's own scripts (no ``alembic.ini`` needed)."""
     configured = os.environ.get("ALEMBIC_CONFIG")
-    return Path(configured) if configured else PROJECT_ROOT / "alembic.ini"
+    if configured:
+        if not Path(configured).is_file():
+            raise ConfigurationError(f"ALEMBIC_CONFIG={configured}: no such file")
+        return Config(configured)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migration scripts."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What ``init_db`` found before touching the database."""
 
-    ini: Path | None  # None: Alembic cannot run, ``missing`` says why
-    head: str | None
+    head: str | None  # None: Alembic cannot run, ``missing`` says why
     missing: str | None
 
 
 def _plan() -> _Plan:
-    ini = alembic_config_path()
-    if not ini.is_file():
-        return _Plan(None, None, f"no Alembic config at {ini}")
     try:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-    except ImportError:
-        return _Plan(None, None, "Alembic is not installed")
-    try:
-        head = ScriptDirectory.from_config(Config(str(ini))).get_current_head()
+        head = head_revision()
+    except ConfigurationError as exc:
+        return _Plan(None, str(exc))
     except Exception as exc:  # a broken or missing script directory: say why, fall back
-        return _Plan(None, None, f"no usable Alembic scripts for {ini}: {_brief(exc)}")
-    return _Plan(ini, head, None)
+        return _Plan(None, f"no usable Alembic scripts: {_brief(exc)}")
+    if head is None:
+        return _Plan(None, "the Alembic scripts hold no revision")
+    return _Plan(head, None)
 
 
 def _brief(exc: BaseException) -> str:
@@ -91,34 +103,30 @@ def _version(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _upgrade(connection: Connection, ini: Path) -> None:
-    from alembic.config import Config
-
-    from alembic import command
-
-    config = Config(str(ini))
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
     config.attributes["connection"] = connection
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
 
 
-def _stamp(connection: Connection) -> None:
+def _stamp(connection: Connection, head: str) -> None:
     version = Table(
         "alembic_version",
         MetaData(),
         Column("version_num", String(32), primary_key=True),
     )
     version.create(connection)
-    connection.execute(insert(version).values(version_num=HEAD_REVISION))
+    connection.execute(insert(version).values(version_num=head))
 
 
 def _bring_up_to_date(connection: Connection, plan: _Plan) -> str:
     """Inside the locked transaction: upgrade, or create the tables of an empty database."""
     tables = _table_names(connection)
-    if plan.ini is not None:
+    if plan.head is not None:
         current = _version(connection) if "alembic_version" in tables else None
         try:
-            _upgrade(connection, plan.ini)
+            _upgrade(connection)
         except Exception as exc:  # the caller's transaction rolls all of it back
             if isinstance(translate_fault(exc), TransientError):
                 raise
@@ -127,16 +135,19 @@ def _bring_up_to_date(connection: Connection, plan: _Plan) -> str:
                 f"failed, nothing was changed: {_brief(exc)}"
             ) from exc
         return "alembic"
-    if tables and not ("alembic_version" in tables and _version(connection) == HEAD_REVISION):
+    # The models are those of the package's own scripts: their head is the revision to stamp.
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None, "the package ships its migration scripts"
+    if tables and not ("alembic_version" in tables and _version(connection) == head):
         raise ConfigurationError(
             f"cannot bring the schema up to date: {plan.missing}, and the database already "
-            f"holds tables ({', '.join(sorted(tables))}) not stamped at {HEAD_REVISION}; "
-            "run 'alembic upgrade head' where the migration scripts are"
+            f"holds tables ({', '.join(sorted(tables))}) not stamped at {head}; "
+            "run 'asyncdata db upgrade' with working migration scripts"
         )
     log.warning("init_db: %s; creating tables from the models instead", plan.missing)
     Base.metadata.create_all(connection)
     if not tables:
-        _stamp(connection)
+        _stamp(connection, head)
     return "create_all"
 
 
@@ -163,8 +174,9 @@ async def _lock(connection: AsyncConnection) -> None:
     await connection.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
 
 
-async def init_db(engine: AsyncEngine | None = None) -> str:
-    """Bring the schema up to date; return ``"alembic"`` or ``"create_all"``.
+async def migrate(engine: AsyncEngine) -> str:
+    """Bring the schema of ``engine``'s database up to date; return ``"alembic"`` or
+    ``"create_all"``. ``asyncdata.database.init_db`` is the public door to it.
 
     Alembic upgrades to the head revision. Only when Alembic or its scripts
     cannot be found, a warning says why and the tables are created from the
@@ -177,10 +189,6 @@ async def init_db(engine: AsyncEngine | None = None) -> str:
     ``TransientError``, an unusable one (bad path, unknown host, wrong
     credentials) ``ConfigurationError``; both name where, never the password.
     """
-    if engine is None:
-        from asyncdata.database import get_engine
-
-        engine = get_engine()
     plan = _plan()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SQLITE_LOCK_WAIT_S
