@@ -1,4 +1,4 @@
-"""The exception tree of SPEC section 7: what callers catch and what the errors carry."""
+"""The exception tree: what callers catch and what the errors carry."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
     },
 }
 
-# The names SPEC sections 3, 4, 5 and 7 promise at each stable import path.
+# The names promised at each stable import path (README, "Using it").
 SPEC_NAMES: dict[str, set[str]] = {
     "asyncdata.database": {
         "get_engine",

@@ -1,4 +1,4 @@
-"""Many tasks, each with its own session, racing for slots and status moves (SPEC 6.3, 6.5).
+"""Many tasks, each with its own session, racing for slots and status moves.
 
 Whatever the interleaving, the database must end up as some serial order of the
 calls would leave it, and every loser must get a ConflictError or ValidationError.

@@ -1,4 +1,4 @@
-"""The calls every repository shares (SPEC section 5, "Common to all"), via SpecialistRepository."""
+"""The calls every repository shares, via SpecialistRepository."""
 
 from __future__ import annotations
 

@@ -197,7 +197,7 @@ async def test_reschedule_moves_the_booking_and_derives_the_instants_again(
         assert found.status == CONFIRMED
 
 
-# --- placement rules (SPEC 6.1, 6.2) -------------------------------------------------------
+# --- placement rules -------------------------------------------------------
 
 
 @pytest.fixture
@@ -379,7 +379,7 @@ async def test_enforce_availability_false_skips_schedule_day_off_and_past(
     assert await stored_count(sessions) == 1
 
 
-# --- DST (SPEC 6.6) ----------------------------------------------------------------------------
+# --- DST ----------------------------------------------------------------------------
 
 NIGHT = ((hm(0), hm(6)),)
 
@@ -477,7 +477,7 @@ async def test_required_fields_are_named(
     assert await stored_count(sessions) == 0
 
 
-# --- status moves (SPEC 6.5) -----------------------------------------------------------------
+# --- status moves -----------------------------------------------------------------
 
 MOVES = {"confirm": CONFIRMED, "cancel": CANCELLED, "complete": COMPLETED, "mark_no_show": NO_SHOW}
 ALLOWED = {
@@ -739,7 +739,7 @@ async def test_queries_filter_and_list_chronologically(
         assert caught.value.fields == ("status",)
 
 
-# --- free slots (SPEC 6.7) ---------------------------------------------------------------------
+# --- free slots ---------------------------------------------------------------------
 
 
 def walls(slots: Sequence[datetime]) -> list[str]:

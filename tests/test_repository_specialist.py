@@ -1,4 +1,4 @@
-"""Specialist, Schedule and DayOff repositories: their own calls and rules (SPEC sections 4-5)."""
+"""Specialist, Schedule and DayOff repositories: their own calls and rules."""
 
 from __future__ import annotations
 
