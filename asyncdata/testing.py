@@ -69,7 +69,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from asyncdata.database import create_engine, init_db
+from asyncdata.database import create_engine, init_db, session_factory
 from asyncdata.errors import ValidationError
 from asyncdata.models import Booking, Schedule, Specialist
 from asyncdata.repositories import BookingRepository, ScheduleRepository, SpecialistRepository
@@ -327,7 +327,7 @@ async def asyncdata_url(asyncdata_engine: AsyncEngine) -> str:
 @_async_fixture
 async def asyncdata_db(asyncdata_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session on this test's database, closed after the test."""
-    async with AsyncSession(asyncdata_engine, expire_on_commit=False) as session:
+    async with session_factory(asyncdata_engine)() as session:
         yield session
 
 

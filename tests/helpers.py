@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -22,6 +23,25 @@ from asyncdata.repositories import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+
+PG_URL = os.environ.get("TEST_PG_URL", "").strip()
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+class StatementCounter:
+    """Counts the data statements (SELECT/INSERT/UPDATE/DELETE) an engine sends."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
 
 MODELS: tuple[type[Base], ...] = (Specialist, Schedule, DayOff, Booking, UserSession, AdminLog)
 

@@ -27,7 +27,7 @@ from asyncdata.database import (
     init_db,
 )
 from asyncdata.errors import AsyncDataError, ConfigurationError, TransientError
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 
 
 def rendered(url: URL) -> str:

@@ -34,7 +34,7 @@ from asyncdata.repositories import (
     SpecialistRepository,
     UserSessionRepository,
 )
-from tests.conftest import make_specialist, next_weekday
+from tests.helpers import make_specialist, next_weekday
 
 Sessions = async_sessionmaker[AsyncSession]
 

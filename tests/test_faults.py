@@ -28,7 +28,7 @@ from asyncdata.database import create_engine, session_factory, transaction
 from asyncdata.errors import AsyncDataError, TransientError
 from asyncdata.models import Base, Specialist
 from asyncdata.repositories import SpecialistRepository
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 from tests.helpers_pg import Cluster, free_port, throwaway_cluster
 
 only_postgresql = pytest.mark.parametrize("backend", ["postgresql"])

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asyncdata.errors import AsyncDataError, ConflictError, ValidationError
 from asyncdata.models import Booking, BookingStatus, Specialist
 from asyncdata.repositories import BookingRepository
-from tests.conftest import make_specialist, next_weekday
+from tests.helpers import make_specialist, next_weekday
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -20,7 +20,7 @@ from asyncdata.repositories import (
     ScheduleRepository,
     SpecialistRepository,
 )
-from tests.conftest import make_specialist
+from tests.helpers import make_specialist
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -19,7 +19,7 @@ from asyncdata.repositories import (
     ScheduleRepository,
     SpecialistRepository,
 )
-from tests.conftest import next_weekday
+from tests.helpers import next_weekday
 
 Sessions = async_sessionmaker[AsyncSession]
 

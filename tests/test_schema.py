@@ -30,7 +30,7 @@ from asyncdata._schema import MIGRATIONS, head_revision
 from asyncdata.database import create_engine, dispose_engine, init_db, session_factory
 from asyncdata.errors import ConfigurationError, ConflictError, TransientError
 from asyncdata.repositories import BookingRepository, SpecialistRepository
-from tests.conftest import PG_URL, make_specialist, next_weekday
+from tests.helpers import PG_URL, make_specialist, next_weekday
 from tests.helpers_pg import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
