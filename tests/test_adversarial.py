@@ -282,9 +282,6 @@ def common_calls(model: type[Base]) -> list[Call]:
             **enforce,
         ),
         call(model, "get_by_id", ids, load=loads),
-        call(model, "update", ids, partial(FIELDS[model]), writes=True, **enforce),
-        call(model, "delete", ids, writes=True),
-        call(model, "hard_delete", ids, writes=True),
         call(
             model,
             "get_all",
@@ -297,6 +294,12 @@ def common_calls(model: type[Base]) -> list[Call]:
         ),
         call(model, "count", filters=filters, include_inactive=flags),
     ]
+    if model is not AdminLog:  # append-only: its repository has no call that changes a row
+        found += [
+            call(model, "update", ids, partial(FIELDS[model]), writes=True, **enforce),
+            call(model, "delete", ids, writes=True),
+            call(model, "hard_delete", ids, writes=True),
+        ]
     if model is not Schedule:
         found.append(call(model, "search", texts, limit=numbers, include_inactive=flags))
     return found
