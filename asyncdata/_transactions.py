@@ -45,7 +45,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -179,6 +179,23 @@ def _translated(exc: BaseException, translate: Translator) -> BaseException:
     return translate_fault(exc) or exc
 
 
+def _reraise(exc: BaseException, translate: Translator) -> NoReturn:
+    """Raise ``exc`` as the asyncdata error it stands for, keeping it as the cause."""
+    error = _translated(exc, translate)
+    if error is exc:
+        raise exc
+    raise error from exc
+
+
+def _fail_in_block(block: _Block | None, exc: BaseException, translate: Translator) -> NoReturn:
+    """A call joined to a transaction failed: raise it as ours, and if it took the
+    transaction with it (connection lost, cancelled half-way) mark the block broken."""
+    if block is not None and (_lost(exc) or isinstance(exc, asyncio.CancelledError)):
+        error = _translated(exc, translate)
+        block.broken = error if isinstance(error, AsyncDataError) else _cancelled()
+    _reraise(exc, translate)
+
+
 def _lost(exc: BaseException) -> bool:
     """Whether ``exc`` means the connection (and so its transaction) is gone."""
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
@@ -290,10 +307,7 @@ async def read(
             if attempt == 1 and _lost(exc):
                 log.info("read on a dead pooled connection; retrying on a fresh one")
                 continue
-            error = _translated(exc, translate)
-            if error is exc:
-                raise
-            raise error from exc
+            _reraise(exc, translate)
         finally:
             await _abandon(db)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -313,12 +327,7 @@ async def _read_joined(
         async with db.begin_nested():
             return await run()
     except BaseException as exc:
-        error = _translated(exc, translate)
-        if block is not None and (_lost(exc) or isinstance(exc, asyncio.CancelledError)):
-            block.broken = error if isinstance(error, AsyncDataError) else _cancelled()
-        if error is exc:
-            raise
-        raise error from exc
+        _fail_in_block(block, exc, translate)
 
 
 # -- writes ------------------------------------------------------------------------
@@ -355,12 +364,7 @@ async def _write(db: AsyncSession, translate: Translator, handle: Write) -> Asyn
                 yield
         except BaseException as exc:
             handle.undo.apply(db.sync_session)
-            error = _translated(exc, translate)
-            if _lost(exc) or isinstance(exc, asyncio.CancelledError):
-                block.broken = error if isinstance(error, AsyncDataError) else _cancelled()
-            if error is exc:
-                raise
-            raise error from exc
+            _fail_in_block(block, exc, translate)
         block.undo.entries.extend(handle.undo.entries)
         return
     pending = _pending_changes(db.sync_session)
@@ -386,10 +390,7 @@ async def _write(db: AsyncSession, translate: Translator, handle: Write) -> Asyn
         if not joined or committing or _lost(exc):
             await _abandon(db)
         handle.undo.apply(db.sync_session)
-        error = _translated(exc, translate)
-        if error is exc:
-            raise
-        raise error from exc
+        _reraise(exc, translate)
 
 
 # -- blocks ------------------------------------------------------------------------
@@ -422,10 +423,7 @@ async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
             await db.connection(execution_options=_begin_options(db, write=True))
     except BaseException as exc:
         await _abandon(db)
-        error = _translated(exc, translate_error)
-        if error is exc:
-            raise
-        raise error from exc
+        _reraise(exc, translate_error)
     db.info[_BLOCK] = block
     try:
         yield db
@@ -442,10 +440,7 @@ async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     except BaseException as exc:
         await _abandon(db)
         block.undo.apply(db.sync_session)
-        error = _translated(exc, translate_error)
-        if error is exc:
-            raise
-        raise error from exc
+        _reraise(exc, translate_error)
 
 
 # -- sessions ----------------------------------------------------------------------

@@ -161,7 +161,7 @@ async def test_a_cancellation_storm(
     assert waited < 1.0
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("asyncdata_backend", ["sqlite"])
 async def test_sqlite_next_writer_does_not_wait_after_a_cancelled_write(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -212,7 +212,7 @@ async def test_sqlite_next_writer_does_not_wait_after_a_cancelled_write(
     assert await wait_until_pool_is_idle(engine) == 0
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("asyncdata_backend", ["postgresql"])
 async def test_postgresql_connections_opened_per_500_cancelled_calls(
     engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],

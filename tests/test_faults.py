@@ -31,7 +31,7 @@ from asyncdata.repositories import SpecialistRepository
 from tests.helpers import PG_URL
 from tests.helpers_pg import Cluster, free_port, throwaway_cluster
 
-only_postgresql = pytest.mark.parametrize("backend", ["postgresql"])
+only_postgresql = pytest.mark.parametrize("asyncdata_backend", ["postgresql"])
 needs_pg = pytest.mark.skipif(not PG_URL, reason="TEST_PG_URL is not set")
 _tags = itertools.count(1)
 
@@ -301,7 +301,7 @@ async def test_a_serialization_failure_is_transient(engine: AsyncEngine, two: li
     assert isinstance(translate_error(caught.value), TransientError)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("asyncdata_backend", ["sqlite"])
 async def test_a_busy_sqlite_file_is_transient_after_the_busy_timeout(
     db_url: str, engine: AsyncEngine
 ) -> None:
