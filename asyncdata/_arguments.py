@@ -25,7 +25,6 @@ __all__ = [
     "check_flag",
     "check_id",
     "check_instant",
-    "check_minutes",
     "check_row_count",
     "check_text",
     "normalised_email",
@@ -47,8 +46,6 @@ INT_RANGES: Final = {
     32: (-(2**31), 2**31 - 1),
     64: (-(2**63), 2**63 - 1),
 }
-
-
 """Signed integer range by width in bits: SMALLINT, INTEGER, BIGINT."""
 
 
@@ -155,21 +152,6 @@ def check_row_count(value: Any, name: str, *, optional: bool = True) -> int | No
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValidationError(f"{name}={shown(value)}: must be a whole number >= 0", fields=[name])
     return min(int(value), MAX_ROW_COUNT)
-
-
-def check_minutes(
-    value: Any, name: str, *, high: int | None = None, optional: bool = False
-) -> int | None:
-    """A number of minutes: an ``int`` >= 1 (and <= ``high`` if given), None if ``optional``."""
-    if value is None and optional:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValidationError(
-            f"{name}={shown(value)}: must be a whole number of minutes >= 1", fields=[name]
-        )
-    if high is not None and value > high:
-        raise ValidationError(f"{name}={value}: must be at most {high} minutes", fields=[name])
-    return int(value)
 
 
 def shown(value: Any) -> str:

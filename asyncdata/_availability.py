@@ -34,6 +34,7 @@ __all__ = [
     "Interval",
     "Window",
     "check_bookable",
+    "check_minutes",
     "check_move",
     "free_slots",
     "window_bounds",
@@ -91,7 +92,7 @@ def check_bookable(
     4. always: an overlap with any busy interval (touching ends are fine):
        ConflictError with ``constraint=OVERLAP_CONSTRAINT``, ``["booking_time"]``.
     """
-    _require_minutes(duration_minutes, "duration_minutes")
+    check_minutes(duration_minutes, "duration_minutes")
     starts_at, ends_at = utc_interval(on_date, at, duration_minutes, tz)
 
     def when() -> str:  # built only for a message: bulk imports call this per row
@@ -152,9 +153,9 @@ def free_slots(
     swept. ``duration_minutes`` or ``step_minutes`` below 1: ValidationError
     naming that field.
     """
-    _require_minutes(duration_minutes, "duration_minutes")
+    check_minutes(duration_minutes, "duration_minutes")
     if step_minutes is not None:
-        _require_minutes(step_minutes, "step_minutes")
+        check_minutes(step_minutes, "step_minutes")
     duration = timedelta(minutes=duration_minutes)
     # A step longer than any window finds each window's first slot only, whatever its size:
     # capping it keeps the arithmetic inside the representable range.
@@ -232,14 +233,25 @@ _DAY = 2 * 24 * 60
 """Minutes in two days: longer than any window, DST changes included."""
 
 
-def _require_minutes(value: int, field: str) -> None:
+def check_minutes(
+    value: object, field: str, *, high: int | None = None, optional: bool = False
+) -> int | None:
+    """A number of minutes: an ``int`` >= 1 (and <= ``high`` if given); None too if
+    ``optional``. Else a ValidationError naming ``field``."""
+    if value is None and optional:
+        return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValidationError(
             f"{field}: must be a whole number of minutes, got {type(value).__name__}",
             fields=[field],
         )
     if value < 1:
-        raise ValidationError(f"{field}: must be at least 1 minute, got {value!r}", fields=[field])
+        raise ValidationError(f"{field}: must be at least 1 minute, got {value}", fields=[field])
+    if high is not None and value > high:
+        raise ValidationError(
+            f"{field}: must be at most {high} minutes, got {value}", fields=[field]
+        )
+    return value
 
 
 def _key(window: Window) -> tuple[time, time]:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from asyncdata._config import load_settings
 from asyncdata._demo import run_demo
+from asyncdata._faults import one_line
 from asyncdata._schema import alembic_config
 from asyncdata._translate import translate_fault
 from asyncdata.database import dispose_engine, init_db
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         error = exc if isinstance(exc, AsyncDataError) else _url_fault(exc)
         if error is None:
             raise  # a bug: the traceback is what a report needs
-        print(f"asyncdata: {_one_line(error)}", file=sys.stderr)
+        print(f"asyncdata: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILURE
     return 0
 
@@ -110,7 +111,3 @@ def _url_fault(exc: BaseException) -> AsyncDataError | None:
     except AsyncDataError:
         url = None
     return translate_fault(exc, url=url)
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from asyncdata.errors import AsyncDataError, ConfigurationError, TransientError
 
-__all__ = ["describe", "fault_error", "transient_state"]
+__all__ = ["describe", "fault_error", "one_line", "transient_state"]
 
 _TRANSIENT_STATES = {
     "40001": "a concurrent transaction got in the way (serialization failure)",
@@ -63,7 +63,8 @@ def describe(url: URL | None) -> str:
     return f"PostgreSQL at {host}:{port} ({user}database {url.database!r})"
 
 
-def _line(exc: BaseException, url: URL | None) -> str:
+def one_line(exc: BaseException, url: URL | None = None) -> str:
+    """``exc``'s message on one line, with ``url``'s password (if any) masked."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     if url is not None and url.password:
         text = text.replace(str(url.password), "***")
@@ -78,16 +79,16 @@ def _driver_fault(err: BaseException, url: URL | None) -> AsyncDataError | None:
         reason = transient_state(state)
         if reason is not None:
             at = f" ({where})" if url is not None else ""
-            return TransientError(f"{reason}{at}: {_line(err, url)}")
+            return TransientError(f"{reason}{at}: {one_line(err, url)}")
         if state in _REFUSED_STATES:
-            return ConfigurationError(f"{where} refused the connection: {_line(err, url)}")
+            return ConfigurationError(f"{where} refused the connection: {one_line(err, url)}")
         return None
     if isinstance(err, asyncpg.ClientConfigurationError):
-        return ConfigurationError(f"cannot connect to {where}: {_line(err, url)}")
+        return ConfigurationError(f"cannot connect to {where}: {one_line(err, url)}")
     if isinstance(err, asyncpg.InterfaceError):
-        return TransientError(f"lost the connection to {where}: {_line(err, url)}")
+        return TransientError(f"lost the connection to {where}: {one_line(err, url)}")
     if isinstance(err, sqlite3.Error):
-        text = _line(err, url)
+        text = one_line(err, url)
         if "locked" in text or "busy" in text:
             return TransientError(
                 f"{where} stayed locked by another writer longer than the busy timeout "
@@ -100,14 +101,14 @@ def _driver_fault(err: BaseException, url: URL | None) -> AsyncDataError | None:
         return None
     if isinstance(err, socket.gaierror):
         if err.errno == socket.EAI_AGAIN:
-            return TransientError(f"cannot resolve the host of {where} now: {_line(err, url)}")
-        return ConfigurationError(f"unknown host for {where}: {_line(err, url)}")
+            return TransientError(f"cannot resolve the host of {where} now: {one_line(err, url)}")
+        return ConfigurationError(f"unknown host for {where}: {one_line(err, url)}")
     if isinstance(err, ConnectionRefusedError):
         return TransientError(f"{where} refused the connection (is the server running?)")
     if isinstance(err, TimeoutError):
         return TransientError(f"{where} did not answer in time")
     if isinstance(err, OSError | EOFError):
-        return TransientError(f"connection to {where} failed: {_line(err, url)}")
+        return TransientError(f"connection to {where} failed: {one_line(err, url)}")
     return None
 
 
@@ -145,7 +146,8 @@ def fault_error(exc: BaseException, *, url: URL | None = None) -> AsyncDataError
             if found is not None:
                 return found
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            return TransientError(f"lost the connection to {where}: {_line(exc.orig or exc, url)}")
+            cause = one_line(exc.orig or exc, url)
+            return TransientError(f"lost the connection to {where}: {cause}")
         return None
     for err in _chain(exc):
         found = _driver_fault(err, url)

@@ -1,7 +1,8 @@
 """asyncdata's benchmark suite: asyncdata against the code it replaces.
 
 Run ``python -m benchmarks --backend sqlite|postgresql [--rounds N] [--json PATH]``.
-For each operation of issue 4 it times, in one process and in alternating
+For each operation it times (reads, writes, search, free slots, bulk inserts and
+booking throughput; listed in ``operations.py``), in one process and in alternating
 rounds, four peers doing the same work:
 
 - ``asyncdata``: the repository call (``peers/library.py``);

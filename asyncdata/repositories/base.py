@@ -205,11 +205,11 @@ class AppendOnlyRepository(Generic[ModelT]):
         sorts by code point and NULLs come last (first when descending) on every
         backend. Arguments of the wrong type or shape are a ValidationError.
         """
-        first = check_row_count(limit, "limit"), check_row_count(offset, "offset")
+        rows, skipped = check_row_count(limit, "limit"), check_row_count(offset, "offset")
         stmt = self._select(
             *self._filter(filters), include_inactive=include_inactive, order_by=order_by, load=load
         )
-        return list(await self._scalars(stmt.limit(first[0]).offset(first[1])))
+        return list(await self._scalars(stmt.limit(rows).offset(skipped)))
 
     async def count(self, *, filters: Filters = None, include_inactive: bool = False) -> int:
         """How many rows ``get_all`` would return without limit and offset."""

@@ -15,13 +15,14 @@ from datetime import date, datetime, time
 from typing import Any, ClassVar, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, case, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata._availability import (
     Interval,
     Window,
     check_bookable,
+    check_minutes,
     check_move,
     free_slots,
     window_bounds,
@@ -31,7 +32,6 @@ from asyncdata._validation import (
     FieldRule,
     check_date,
     check_id,
-    check_minutes,
     check_text,
     check_value,
     email,
@@ -40,7 +40,7 @@ from asyncdata._validation import (
 )
 from asyncdata.errors import ConflictError, NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
-from asyncdata.models.folded import fold, folded_changes
+from asyncdata.models.folded import fold
 from asyncdata.repositories.base import Repository
 from asyncdata.repositories.searchable import Searchable
 
@@ -114,7 +114,7 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
     async def prepare(
         self, values: dict[str, Any], current: Any | None, *, enforce: bool
     ) -> dict[str, Any]:
-        values.update(folded_changes(Booking, values, current))
+        values = await super().prepare(values, current, enforce=enforce)
         if current is not None:
             if "status" in values and values["status"] != current.status:
                 check_move(current.status, values["status"], booking_id=current.id)
@@ -252,11 +252,11 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
     async def _move(self, id: int, target: BookingStatus, note: str | None = None) -> Booking:
         """Compare-and-set: the update only applies if the status is still the one checked."""
         if check_id(id) is None:
-            raise NotFoundError(f"Booking id={id!r} not found", fields=["id"])
+            raise self._not_found(id)
         async with self.writing({"id": id, "status": target}):
             seen = await self.session.scalar(select(Booking.status).where(Booking.id == id))
             if seen is None:
-                raise NotFoundError(f"Booking id={id!r} not found", fields=["id"])
+                raise self._not_found(id)
             check_move(seen, target, booking_id=id)
             changes: dict[str, Any] = {"status": target, "updated_at": utcnow()}
             if note:
@@ -264,7 +264,7 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
                 # notes is the last field of search_text: append to it the same way.
                 joint = case((Booking.notes.is_(None), ""), else_="\n")
                 changes["search_text"] = Booking.search_text + joint + fold(note)
-            table = cast(Table, Booking.__table__)
+            table = self._table
             stmt = (
                 update(table)
                 .where(table.c.id == id, table.c.status == seen)

@@ -25,8 +25,7 @@ class Searchable(AppendOnlyRepository[ModelT]):
         self, values: dict[str, Any], current: Any | None, *, enforce: bool
     ) -> dict[str, Any]:
         values = await super().prepare(values, current, enforce=enforce)
-        if current is not None:
-            values.update(folded_changes(self.model, values, current))
+        values.update(folded_changes(self.model, values, current))
         return values
 
     async def search(

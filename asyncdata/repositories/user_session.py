@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-from sqlalchemy import Table, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata._validation import FieldRule, check_text, email
@@ -39,7 +39,7 @@ class UserSessionRepository(Searchable[UserSession], Repository[UserSession]):
 
     async def _update_live(self, session_id: str, **values: Any) -> UserSession:
         """Change the active, unexpired session in one UPDATE; NotFoundError if there is none."""
-        table = cast(Table, UserSession.__table__)
+        table = self._table
         stmt = (
             update(table)
             .where(table.c.session_id == session_id, self.active_clause())
