@@ -32,7 +32,7 @@ from asyncdata._config import load_settings, parse_read_urls, pgbouncer_flag
 from asyncdata._routing import ReplicaSet
 from asyncdata.database import create_engine, dispose_engine, get_engine, init_db, transaction
 from asyncdata.errors import AsyncDataError, ConfigurationError, ConflictError, TransientError
-from asyncdata.models import Base
+from asyncdata.models import Base, Specialist
 from asyncdata.repositories import (
     AdminLogRepository,
     BookingRepository,
@@ -342,6 +342,35 @@ async def test_reads_inside_a_transaction_and_status_moves_run_on_the_primary(
         await DayOffRepository(db).is_day_off(specialist_id, next_weekday(2))
     seen = recovery.take()
     assert seen and not any(seen), seen
+
+
+@needs_pg
+async def test_a_session_that_flushed_its_own_changes_reads_from_the_primary(
+    topology: Topology, routed: AsyncEngine, recovery: Recovery
+) -> None:
+    specialist_id = await written_and_replayed(topology, routed)
+    recovery.take()
+    async with sessions_of(routed)() as db:
+        specialist = await SpecialistRepository(db).get_by_id(specialist_id)
+        assert specialist is not None and recovery.take() == [True]
+        specialist.bio = "edited by hand"
+        await db.commit()
+        recovery.take()
+        again = await SpecialistRepository(db).first_where(Specialist.bio == "edited by hand")
+        assert again is not None and recovery.take() == [False]
+
+
+@needs_pg
+async def test_disposing_the_primary_engine_disposes_its_replicas(
+    topology: Topology, routed: AsyncEngine
+) -> None:
+    specialist_id = await written_and_replayed(topology, routed)
+    async with sessions_of(routed)() as db:
+        await SpecialistRepository(db).get_by_id(specialist_id)
+    (replica,) = _replicas.replicas_of(routed)
+    assert replica.sync_engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+    await routed.dispose()
+    assert replica.sync_engine.pool.checkedin() == 0  # type: ignore[attr-defined]
 
 
 @needs_pg
