@@ -88,9 +88,11 @@ class EngineSettings:
       PostgreSQL connection may take before ``TransientError``.
     - ``statement_timeout_ms`` (``DB_STATEMENT_TIMEOUT_MS``, off): PostgreSQL cancels a
       statement running longer (``TransientError``). Sent in the connection's startup
-      packet, so it costs no round trip.
+      packet, so it costs no round trip (behind PgBouncer, which refuses such startup
+      parameters, asyncpg's ``command_timeout`` instead).
     - ``lock_timeout_ms`` (``DB_LOCK_TIMEOUT_MS``, off): PostgreSQL stops waiting for a
-      row or table lock after this long (``TransientError``); startup packet too.
+      row or table lock after this long (``TransientError``); startup packet too
+      (behind PgBouncer, ``SET LOCAL`` at the start of each transaction).
     - ``busy_timeout_ms`` (``DB_BUSY_TIMEOUT_MS``, 5000): how long a SQLite writer waits
       for another connection's write lock before ``TransientError``.
     """

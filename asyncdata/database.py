@@ -303,7 +303,7 @@ def _build_one(
             # PgBouncer refuses startup parameters it does not know (statement_timeout ...)
             # and hands each transaction whichever server connection is free: no
             # statement cache (asyncpg's and SQLAlchemy's), unique statement names, and
-            # the timeouts applied without session state (see _pgbouncer_timeouts).
+            # the timeouts applied without startup parameters (README, "Scaling out").
             connect_args["statement_cache_size"] = 0
             connect_args["prepared_statement_cache_size"] = 0
             connect_args["prepared_statement_name_func"] = _statement_name

@@ -557,3 +557,28 @@ async def test_timeouts_through_pgbouncer_need_no_startup_parameters(
     finally:
         await engine.dispose()
         await holder.dispose()
+
+
+@needs_pg
+async def test_the_statement_timeout_through_pgbouncer_cancels_from_the_client(
+    topology: Topology, bounced: AsyncEngine
+) -> None:
+    async with sessions_of(bounced)() as db:
+        specialist = await make_specialist(db)
+    engine = create_engine(topology.bouncer.url(), pgbouncer=True, statement_timeout_ms=300)
+    holder = create_engine(topology.primary_url())
+    try:
+        async with sessions_of(engine)() as db:
+            async with holder.begin() as conn:  # the update waits for this row lock
+                await conn.execute(
+                    text("SELECT id FROM specialists WHERE id = :id FOR UPDATE"),
+                    {"id": specialist.id},
+                )
+                with pytest.raises(TransientError, match="did not answer in time"):
+                    await SpecialistRepository(db).update(specialist.id, {"bio": "waits"})
+            # the lock is gone; the same session and pool go on
+            updated = await SpecialistRepository(db).update(specialist.id, {"bio": "done"})
+            assert updated.bio == "done"
+    finally:
+        await engine.dispose()
+        await holder.dispose()
