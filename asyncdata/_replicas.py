@@ -125,4 +125,8 @@ def leave_out(db: AsyncSession, replica: AsyncEngine, exc: BaseException) -> Non
         "and go to another replica or the primary"
     )
     log.warning(message)
-    warnings.warn(message, RuntimeWarning, stacklevel=2)
+    try:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    except RuntimeWarning:
+        # Warnings turned into errors (python -W error) must not fail the read: it goes on.
+        log.debug("the replica warning was turned into an error; the read goes on")

@@ -400,6 +400,22 @@ async def test_a_replica_that_is_down_is_skipped_with_a_warning(
 
 
 @needs_pg
+async def test_a_warning_turned_into_an_error_does_not_fail_the_read(
+    topology: Topology, routed: AsyncEngine
+) -> None:
+    specialist_id = await written_and_replayed(topology, routed)
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/{APP}"
+    engine = create_engine(topology.primary_url(), read_urls=[nowhere])
+    try:
+        async with sessions_of(engine)() as db:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                assert await SpecialistRepository(db).get_by_id(specialist_id) is not None
+    finally:
+        await engine.dispose()
+
+
+@needs_pg
 async def test_with_the_replica_stopped_reads_fall_back_to_the_primary(
     topology: Topology, routed: AsyncEngine, recovery: Recovery
 ) -> None:
