@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from asyncdata import _replicas
 from asyncdata._config import load_settings, parse_read_urls, pgbouncer_flag
+from asyncdata._faults import unreachable
 from asyncdata._routing import ReplicaSet
 from asyncdata.database import create_engine, dispose_engine, get_engine, init_db, transaction
 from asyncdata.errors import AsyncDataError, ConfigurationError, ConflictError, TransientError
@@ -88,6 +91,24 @@ def test_with_every_replica_left_out_reads_go_to_the_primary() -> None:
 
 def test_no_replicas_means_the_primary() -> None:
     assert ReplicaSet[str](()).choose(0.0, written=False) is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "down"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed"), True),
+        (TimeoutError(), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.AdminShutdownError("terminating connection"), True),
+        (asyncpg.UniqueViolationError("duplicate key"), False),
+        (asyncpg.QueryCanceledError("canceling statement due to lock timeout"), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_which_failures_mean_a_replica_is_down(fault: BaseException, down: bool) -> None:
+    assert unreachable(fault) is down
+    wrapped = DBAPIError("SELECT 1", {}, fault)
+    assert unreachable(wrapped) is down
 
 
 # -- settings ---------------------------------------------------------------------------
