@@ -30,6 +30,8 @@ __all__ = [
     "async_url",
     "load_engine_settings",
     "load_settings",
+    "parse_read_urls",
+    "pgbouncer_flag",
 ]
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./app.db"
@@ -42,6 +44,7 @@ _DRIVERS = {
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
 _TRUTHY = {"1", "true", "yes"}
+_FALSY = {"", "0", "false", "no"}
 _OFF = {"", "none", "off"}
 
 
@@ -85,9 +88,11 @@ class EngineSettings:
       PostgreSQL connection may take before ``TransientError``.
     - ``statement_timeout_ms`` (``DB_STATEMENT_TIMEOUT_MS``, off): PostgreSQL cancels a
       statement running longer (``TransientError``). Sent in the connection's startup
-      packet, so it costs no round trip.
+      packet, so it costs no round trip (behind PgBouncer, which refuses such startup
+      parameters, asyncpg's ``command_timeout`` instead).
     - ``lock_timeout_ms`` (``DB_LOCK_TIMEOUT_MS``, off): PostgreSQL stops waiting for a
-      row or table lock after this long (``TransientError``); startup packet too.
+      row or table lock after this long (``TransientError``); startup packet too
+      (behind PgBouncer, ``SET LOCAL`` at the start of each transaction).
     - ``busy_timeout_ms`` (``DB_BUSY_TIMEOUT_MS``, 5000): how long a SQLite writer waits
       for another connection's write lock before ``TransientError``.
     """
@@ -174,6 +179,10 @@ class Settings:
     url: URL
     echo: bool
     engine: EngineSettings = field(default_factory=EngineSettings)
+    read_urls: tuple[URL, ...] = ()
+    """Replicas serving reads outside transactions (``DB_READ_URLS``); empty: none."""
+    pgbouncer: bool = False
+    """``DB_PGBOUNCER``: connections go through PgBouncer in transaction pooling mode."""
 
 
 def _scheme(raw: str) -> str:
@@ -200,8 +209,82 @@ def async_url(raw: str | URL) -> URL:
     return url
 
 
+def parse_read_urls(primary: URL, given: object, *, from_env: bool) -> tuple[URL, ...]:
+    """The replica URLs of ``given``, each upgraded to asyncpg like ``DB_URL``: a
+    comma-separated string from the environment, a list or tuple of strings and
+    URLs as a keyword (one string there is refused rather than split at commas).
+
+    Replicas are PostgreSQL only, and only behind a PostgreSQL primary: a SQLite
+    file has no replicas. Any other value raises ``ConfigurationError`` naming
+    ``DB_READ_URLS``; messages name schemes and positions, never a password.
+    """
+    if isinstance(given, str) and from_env:
+        items: list[object] = [part for part in given.split(",") if part.strip()]
+    elif isinstance(given, list | tuple):
+        items = list(given)
+    else:
+        raise ConfigurationError(
+            "DB_READ_URLS (create_engine read_urls=) must be a comma-separated string, "
+            f"and read_urls= a list or tuple of URLs; got {type(given).__name__}"
+        )
+    urls: list[URL] = []
+    for position, item in enumerate(items, start=1):
+        if not isinstance(item, str | URL) or (isinstance(item, str) and not item.strip()):
+            raise ConfigurationError(
+                f"DB_READ_URLS (create_engine read_urls=): entry {position} must be a "
+                f"non-empty URL string, got {type(item).__name__}"
+            )
+        try:
+            url = async_url(item)
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"DB_READ_URLS (create_engine read_urls=): entry {position}: {exc}"
+            ) from None
+        if url.get_backend_name() != "postgresql":
+            raise ConfigurationError(
+                f"DB_READ_URLS (create_engine read_urls=): entry {position} is not a "
+                "PostgreSQL URL; only PostgreSQL replicas are supported"
+            )
+        urls.append(url)
+    if urls and primary.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            "DB_READ_URLS (create_engine read_urls=) needs a PostgreSQL DB_URL: "
+            "a SQLite database has no replicas"
+        )
+    return tuple(urls)
+
+
+def pgbouncer_flag(primary: URL, given: object) -> bool:
+    """``DB_PGBOUNCER`` as a bool: ``1``/``true``/``yes`` or ``0``/``false``/``no``/empty.
+
+    Only meaningful for PostgreSQL; turning it on for SQLite raises ``ConfigurationError``.
+    """
+    if isinstance(given, bool):
+        on = given
+    elif isinstance(given, str) and given.strip().lower() in _TRUTHY | _FALSY:
+        on = given.strip().lower() in _TRUTHY
+    else:
+        raise ConfigurationError(
+            "DB_PGBOUNCER (create_engine pgbouncer=) must be 1/true/yes or 0/false/no, "
+            f"got {given!r}"
+        )
+    if on and primary.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            "DB_PGBOUNCER (create_engine pgbouncer=) is for PostgreSQL behind PgBouncer; "
+            "DB_URL is a SQLite database"
+        )
+    return on
+
+
 def load_settings() -> Settings:
     """Read ``DB_URL``, ``SQLALCHEMY_ECHO`` and the ``DB_*`` settings now (not at import)."""
     raw = os.environ.get("DB_URL") or DEFAULT_DB_URL
     echo = os.environ.get("SQLALCHEMY_ECHO", "").strip().lower() in _TRUTHY
-    return Settings(url=async_url(raw), echo=echo, engine=load_engine_settings())
+    url = async_url(raw)
+    return Settings(
+        url=url,
+        echo=echo,
+        engine=load_engine_settings(),
+        read_urls=parse_read_urls(url, os.environ.get("DB_READ_URLS", ""), from_env=True),
+        pgbouncer=pgbouncer_flag(url, os.environ.get("DB_PGBOUNCER", "")),
+    )

@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from asyncdata.errors import AsyncDataError, ConfigurationError, TransientError
 
-__all__ = ["describe", "fault_error", "one_line", "transient_state"]
+__all__ = ["describe", "fault_error", "one_line", "transient_state", "unreachable"]
 
 _TRANSIENT_STATES = {
     "40001": "a concurrent transaction got in the way (serialization failure)",
@@ -154,3 +154,24 @@ def fault_error(exc: BaseException, *, url: URL | None = None) -> AsyncDataError
         if found is not None:
             return found
     return None
+
+
+_DOWN_STATES = {"57P01", "57P02", "57P03"}  # shutting down, crashed, starting up
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server cannot be reached or used at all right now.
+
+    True for a refused, reset or timed-out connection attempt and a server
+    shutting down, restarting or starting up (also behind SQLAlchemy's
+    wrapper); False for anything a healthy server says about a statement.
+    Used to skip a read replica that is down.
+    """
+    inner = exc.orig if isinstance(exc, StatementError) else None
+    for err in _chain(inner) if inner is not None else _chain(exc):
+        if isinstance(err, OSError):
+            return True
+        if isinstance(err, asyncpg.PostgresError):
+            state = getattr(err, "sqlstate", None) or ""
+            return state.startswith("08") or state in _DOWN_STATES
+    return False

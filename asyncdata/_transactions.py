@@ -12,7 +12,14 @@ Rules (the README repeats them for users):
 * Outside a block, a read runs without a transaction: on a connection in
   autocommit mode, one round trip per statement, no ``BEGIN``/``ROLLBACK``,
   and nothing is left open on the server between calls. A read whose pooled
-  connection turns out to be dead is retried once on a fresh one.
+  connection turns out to be dead is retried once on a fresh one. Behind
+  PgBouncer's transaction pooling (``PGBOUNCER_OPTION``) it runs in a
+  transaction instead, the only way asyncpg's prepare and execute of one
+  statement stay on one server.
+* Such a read goes to a read replica when the engine has some and the session
+  has not written yet (``asyncdata._replicas``); a replica that cannot be
+  reached is skipped with a warning. Writes, blocks and every read of a
+  session after its first write go to the primary.
 * Outside a block, a write is its own transaction, committed before the call
   returns. It refuses, naming them, to start while the session holds ORM
   changes the caller made (objects added, edited or deleted and not yet
@@ -53,11 +60,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from asyncdata import _replicas
+from asyncdata._faults import unreachable
 from asyncdata._translate import translate_error, translate_fault
 from asyncdata.errors import AsyncDataError, TransientError, ValidationError
 
 __all__ = [
     "AUTOCOMMIT_OPTION",
+    "PGBOUNCER_OPTION",
     "WRITE_OPTION",
     "AsyncDataSession",
     "Write",
@@ -71,10 +81,13 @@ log = logging.getLogger("asyncdata")
 
 WRITE_OPTION = "asyncdata_write"
 AUTOCOMMIT_OPTION = "asyncdata_autocommit"
+PGBOUNCER_OPTION = "asyncdata_pgbouncer"
+"""Engine execution option: connections go through PgBouncer in transaction pooling mode."""
 
 _BLOCK = "asyncdata.block"
 _CONNECTED = "asyncdata.connected"
 _WRITING = "asyncdata.writing"
+_WRITTEN = "asyncdata.written"  # the session has written: its reads go to the primary
 
 T = TypeVar("T")
 Translator = Callable[[SQLAlchemyError], AsyncDataError]
@@ -88,6 +101,12 @@ def _connected(session: Session, _transaction: SessionTransaction, _connection: 
     # The session now holds a connection with a database transaction (or an
     # autocommit read) open: "in_transaction()" alone is also true after a bare add().
     session.info[_CONNECTED] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: Any) -> None:
+    # The caller's own db.add()/commit() is a write too (read-your-writes, SPEC 15.1).
+    session.info[_WRITTEN] = True
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -276,8 +295,13 @@ def _savepoint_reads(db: AsyncSession) -> bool:
 def _begin_options(db: AsyncSession, *, write: bool) -> dict[str, Any]:
     if write:
         return {WRITE_OPTION: True}
-    if db.get_bind().dialect.name == "sqlite":
+    bind = db.get_bind()
+    if bind.dialect.name == "sqlite":
         return {AUTOCOMMIT_OPTION: True}
+    if bind.get_execution_options().get(PGBOUNCER_OPTION):
+        # Behind PgBouncer's transaction pooling, asyncpg's prepare and execute of one
+        # statement must land on the same server: only a transaction guarantees that.
+        return {}
     return {"isolation_level": "AUTOCOMMIT"}
 
 
@@ -298,19 +322,26 @@ async def read(
     block = _in_block(db)
     if block is not None or db.info.get(_CONNECTED):
         return await _read_joined(db, block, run, translate)
-    for attempt in (1, 2):
+    retried = False
+    while True:
+        # A replica when the engine has some and the session has not written (SPEC 15.1).
+        replica = _replicas.choose(db, written=bool(db.info.get(_WRITTEN)))
         try:
-            await db.connection(execution_options=_begin_options(db, write=False))
-            with db.no_autoflush:
-                return await run()
+            with _replicas.routed(db, replica):
+                await db.connection(execution_options=_begin_options(db, write=False))
+                with db.no_autoflush:
+                    return await run()
         except BaseException as exc:
-            if attempt == 1 and _lost(exc):
+            if replica is not None and (unreachable(exc) or (retried and _lost(exc))):
+                _replicas.leave_out(db, replica, exc)  # then another replica or the primary
+                continue
+            if not retried and _lost(exc):
+                retried = True
                 log.info("read on a dead pooled connection; retrying on a fresh one")
                 continue
             _reraise(exc, translate)
         finally:
             await _abandon(db)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _read_joined(
@@ -346,6 +377,7 @@ async def write(db: AsyncSession, translate: Translator = translate_error) -> As
         yield handle
         return
     db.info[_WRITING] = True
+    db.info[_WRITTEN] = True
     try:
         async with _write(db, translate, handle):
             yield handle
@@ -418,6 +450,7 @@ async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
         yield db
         return
     block = _Block()
+    db.info[_WRITTEN] = True  # a block runs on the primary; reads after it stay there
     try:
         if not db.info.get(_CONNECTED):
             await db.connection(execution_options=_begin_options(db, write=True))
@@ -449,10 +482,15 @@ async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
 class AsyncDataSession(AsyncSession):
     """The sessions ``get_db()`` hands out: closing one never raises.
 
+    Reads outside ``transaction(db)`` go to a read replica when the engine has
+    some (``asyncdata._replicas``); the rest goes to the engine bound.
+
     Leaving ``async with get_db()`` after the connection died (server
     restarted, backend killed) discards the connection instead of raising
     from the rollback that returning it to the pool would need.
     """
+
+    sync_session_class = _replicas.RoutingSession
 
     async def close(self) -> None:
         try:

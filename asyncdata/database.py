@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from typing import Any, Literal
 
@@ -29,9 +30,22 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import Pool, StaticPool
 
-from asyncdata._config import EngineSettings, async_url, load_settings
+from asyncdata import _replicas
+from asyncdata._config import (
+    EngineSettings,
+    async_url,
+    load_settings,
+    parse_read_urls,
+    pgbouncer_flag,
+)
 from asyncdata._schema import migrate
-from asyncdata._transactions import AUTOCOMMIT_OPTION, WRITE_OPTION, AsyncDataSession, transaction
+from asyncdata._transactions import (
+    AUTOCOMMIT_OPTION,
+    PGBOUNCER_OPTION,
+    WRITE_OPTION,
+    AsyncDataSession,
+    transaction,
+)
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -93,6 +107,13 @@ def _on_sqlite_invalidate(dbapi_connection: Any, _record: Any, _exc: Any) -> Non
     raw = getattr(driver, "_connection", None)
     if queue is not None and isinstance(raw, sqlite3.Connection):
         queue.put_nowait((None, partial(_rollback_quietly, raw)))
+
+
+def _set_lock_timeout(milliseconds: int, connection: Connection) -> None:
+    """Behind PgBouncer: the lock timeout for this transaction only (``SET LOCAL``)."""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # no transaction to scope it to; such a statement takes no row locks anyway
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(milliseconds)}")
 
 
 def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -161,8 +182,17 @@ def create_engine(
     busy_timeout_ms: int | None = None,
     isolation_level: IsolationLevel | None = None,
     poolclass: type[Pool] | None = None,
+    read_urls: Sequence[str | URL] = (),
+    pgbouncer: bool = False,
 ) -> AsyncEngine:
     """A new engine for ``url`` with asyncdata's connection setup.
+
+    ``read_urls`` (``DB_READ_URLS``) are PostgreSQL replicas of ``url``: reads
+    outside ``transaction(db)`` of sessions that have not written go to them
+    (see the README's "Scaling out"); each gets an engine with the same
+    settings, disposed with the returned one. ``pgbouncer`` (``DB_PGBOUNCER``)
+    sets connections up for PgBouncer in transaction pooling mode, in front
+    of the primary and the replicas alike.
 
     Use it instead of ``create_async_engine`` when you manage engines
     yourself: repositories rely on the SQLite hooks it installs. Each tuning
@@ -183,8 +213,15 @@ def create_engine(
         lock_timeout_ms=lock_timeout_ms,
         busy_timeout_ms=busy_timeout_ms,
     )
+    primary = async_url(url)
     return _build(
-        async_url(url), settings, echo=echo, isolation_level=isolation_level, poolclass=poolclass
+        primary,
+        settings,
+        echo=echo,
+        isolation_level=isolation_level,
+        poolclass=poolclass,
+        replicas=parse_read_urls(primary, read_urls, from_env=False),
+        pgbouncer=pgbouncer_flag(primary, pgbouncer),
     )
 
 
@@ -195,6 +232,48 @@ def _build(
     echo: bool,
     isolation_level: IsolationLevel | None = None,
     poolclass: type[Pool] | None = None,
+    replicas: tuple[URL, ...] = (),
+    pgbouncer: bool = False,
+) -> AsyncEngine:
+    engine = _build_one(
+        url,
+        given,
+        echo=echo,
+        isolation_level=isolation_level,
+        poolclass=poolclass,
+        pgbouncer=pgbouncer,
+    )
+    _replicas.attach(
+        engine,
+        [
+            _build_one(
+                replica,
+                given,
+                echo=echo,
+                isolation_level=isolation_level,
+                poolclass=poolclass,
+                pgbouncer=pgbouncer,
+            )
+            for replica in replicas
+        ],
+    )
+    return engine
+
+
+def _statement_name() -> str:
+    """A prepared statement name no other connection or process uses (PgBouncer: one
+    server connection serves many clients, so counters per connection would clash)."""
+    return f"__asyncdata_{uuid.uuid4().hex}__"
+
+
+def _build_one(
+    url: URL,
+    given: EngineSettings,
+    *,
+    echo: bool,
+    isolation_level: IsolationLevel | None,
+    poolclass: type[Pool] | None,
+    pgbouncer: bool,
 ) -> AsyncEngine:
     settings = given.with_defaults()
     options: dict[str, Any] = {"echo": echo}
@@ -215,16 +294,33 @@ def _build(
         options["connect_args"] = {"timeout": (settings.busy_timeout_ms or 0) / 1000}
     else:
         server_settings: dict[str, str] = {}
-        if settings.statement_timeout_ms is not None:
-            server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
-        if settings.lock_timeout_ms is not None:
-            server_settings["lock_timeout"] = str(settings.lock_timeout_ms)
-        options["connect_args"] = {
+        connect_args: dict[str, Any] = {
             "timeout": settings.connect_timeout_s,
             "server_settings": server_settings,
             "async_creator_fn": _connect_shielded,
         }
+        if pgbouncer:
+            # PgBouncer refuses startup parameters it does not know (statement_timeout ...)
+            # and hands each transaction whichever server connection is free: no
+            # statement cache (asyncpg's and SQLAlchemy's), unique statement names, and
+            # the timeouts applied without startup parameters (README, "Scaling out").
+            connect_args["statement_cache_size"] = 0
+            connect_args["prepared_statement_cache_size"] = 0
+            connect_args["prepared_statement_name_func"] = _statement_name
+            if settings.statement_timeout_ms is not None:
+                connect_args["command_timeout"] = settings.statement_timeout_ms / 1000
+            options["execution_options"] = {PGBOUNCER_OPTION: True}
+        else:
+            if settings.statement_timeout_ms is not None:
+                server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+            if settings.lock_timeout_ms is not None:
+                server_settings["lock_timeout"] = str(settings.lock_timeout_ms)
+        options["connect_args"] = connect_args
     engine = create_async_engine(url, **options)
+    if pgbouncer and settings.lock_timeout_ms is not None:
+        event.listen(
+            engine.sync_engine, "begin", partial(_set_lock_timeout, settings.lock_timeout_ms)
+        )
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
@@ -258,7 +354,13 @@ def get_engine() -> AsyncEngine:
     global _engine
     if _engine is None:
         settings = load_settings()
-        _engine = _build(settings.url, settings.engine, echo=settings.echo)
+        _engine = _build(
+            settings.url,
+            settings.engine,
+            echo=settings.echo,
+            replicas=settings.read_urls,
+            pgbouncer=settings.pgbouncer,
+        )
     return _engine
 
 
@@ -290,7 +392,8 @@ async def db_session() -> AsyncIterator[AsyncSession]:
 
 
 async def dispose_engine() -> None:
-    """Close the pool; the next ``get_engine()`` reads ``DB_URL`` again."""
+    """Close the pool (and the read replicas' pools); the next ``get_engine()`` reads
+    ``DB_URL`` and ``DB_READ_URLS`` again."""
     global _engine, _sessions
     engine, _engine, _sessions = _engine, None, None
     if engine is not None:

@@ -2,6 +2,8 @@
 
 Also ``--only get_by_id,update`` (a subset), ``--smoke`` (a few rows, to check the
 machinery) and ``--profile OPERATION [--calls N]`` (where asyncdata's extra time goes).
+``--replicas [--rounds N]`` instead measures the scale-out of SPEC 15 on servers of its
+own (``benchmarks/scaling.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         description="Time asyncdata against hand-written SQLAlchemy, advanced-alchemy and the "
         "raw driver, in alternating rounds; print the table and write it as JSON.",
     )
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), required=True)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"))
+    parser.add_argument(
+        "--replicas",
+        action="store_true",
+        help="instead: slot reads on the primary alone vs primary + 1 replica, and booking "
+        "races through PgBouncer, on servers it starts and removes (needs root or postgres)",
+    )
     parser.add_argument(
         "--url",
         default=os.environ.get("TEST_PG_URL"),
@@ -58,6 +66,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.replicas:
+        from benchmarks.scaling import run_scaling
+
+        print(run_scaling(args.rounds or 5))
+        return 0
+    if args.backend is None:
+        print("--backend sqlite|postgresql is needed (or --replicas)", file=sys.stderr)
+        return 2
     if args.backend == "postgresql" and not args.url:
         print("PostgreSQL needs a server URL: set TEST_PG_URL or pass --url", file=sys.stderr)
         return 2

@@ -5,16 +5,24 @@
 ``stop``/``start``, and always drops it afterwards. The shared server the
 other tests use is never touched. Every wait is bounded in time and count,
 and a missing ``pg_createcluster`` fails the test loudly instead of skipping.
+
+``streaming_replica(cluster)`` adds a hot standby of such a cluster
+(``pg_basebackup -R``) on another port, and ``pgbouncer(port, pool_size=...)``
+a PgBouncer in transaction pooling mode in front of a server; both are removed
+on exit and fail loudly if their programs are missing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -128,3 +136,171 @@ def throwaway_cluster() -> Iterator[Cluster]:
             timeout=COMMAND_TIMEOUT_S,
             check=False,
         )
+
+
+def _as_postgres(*args: str) -> None:
+    """Run a server command as the ``postgres`` user (PostgreSQL and PgBouncer refuse root)."""
+    if os.geteuid() == 0:
+        _run("runuser", "-u", "postgres", "--", *args)
+    else:
+        _run(*args)
+
+
+def _needed(program: str, package: str) -> str:
+    found = shutil.which(program) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"))[-1:]), None
+    )
+    if found is None:
+        pytest.fail(
+            f"{program} is needed for this test (Debian package {package}; .ci/run installs it)",
+            pytrace=False,
+        )
+    return found
+
+
+@dataclass
+class Server:
+    """A running server process of a test's own (a replica or a PgBouncer) on ``port``."""
+
+    port: int
+    directory: str
+    database: str = "postgres"
+
+    def url(self, database: str | None = None) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database or self.database}"
+
+
+@dataclass
+class Replica(Server):
+    """A streaming replica (hot standby) made by ``pg_basebackup -R``; ``stop``/``start``."""
+
+    def ctl(self, action: str, *extra: str) -> None:
+        pg_ctl = _needed("pg_ctl", "postgresql")
+        log = os.path.join(self.directory, "server.log")
+        _as_postgres(pg_ctl, "-D", self.directory, "-l", log, "-w", "-t", "30", action, *extra)
+
+    def stop(self) -> None:
+        self.ctl("stop", "-m", "fast")
+
+    def start(self) -> None:
+        self.ctl("start")
+        wait_until_accepting(self.port)
+
+
+@contextmanager
+def streaming_replica(primary: Cluster) -> Iterator[Replica]:
+    """A hot standby of ``primary`` on a free port, streaming from it; removed on exit.
+
+    ``pg_basebackup -R`` copies the primary's data directory and writes the
+    ``primary_conninfo`` that makes the copy follow it. Debian keeps a cluster's
+    configuration outside its data directory, so the copy gets a small
+    ``postgresql.conf`` and ``pg_hba.conf`` of its own (trust, loopback only).
+    """
+    basebackup = _needed("pg_basebackup", "postgresql-client")
+    directory = tempfile.mkdtemp(prefix="asyncdata_replica_")
+    replica = Replica(free_port(), os.path.join(directory, "data"))
+    try:
+        _run(
+            basebackup,
+            "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+            "-D", replica.directory, "-R", "-X", "stream", "--checkpoint=fast",
+        )  # fmt: skip
+        with open(os.path.join(replica.directory, "postgresql.conf"), "w") as conf:
+            conf.write(
+                f"port = {replica.port}\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{directory}'\n"
+                "max_connections = 60\n"
+                "fsync = off\n"
+                "hot_standby = on\n"
+                f"hba_file = '{replica.directory}/pg_hba.conf'\n"
+            )
+        with open(os.path.join(replica.directory, "pg_hba.conf"), "w") as hba:
+            hba.write("host all all 127.0.0.1/32 trust\nlocal all all trust\n")
+        _run("chown", "-R", "postgres:postgres", directory)
+        os.chmod(replica.directory, 0o700)
+        replica.start()
+        yield replica
+    finally:
+        if os.path.isdir(replica.directory):
+            subprocess.run(
+                ["runuser", "-u", "postgres", "--", _needed("pg_ctl", "postgresql"),
+                 "-D", replica.directory, "stop", "-m", "immediate", "-w"],
+                capture_output=True, timeout=COMMAND_TIMEOUT_S, check=False,
+            )  # fmt: skip
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def wait_for_replay(primary_port: int, replica_port: int, *, timeout_s: float = 30.0) -> None:
+    """Return once the replica has replayed everything the primary has written so far."""
+
+    async def lag() -> bool:
+        source = await asyncpg.connect(
+            host="127.0.0.1", port=primary_port, user="postgres", database="postgres"
+        )
+        target = await asyncpg.connect(
+            host="127.0.0.1", port=replica_port, user="postgres", database="postgres"
+        )
+        try:
+            written = await source.fetchval("SELECT pg_current_wal_lsn()")
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if await target.fetchval("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", written):
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+        finally:
+            await source.close()
+            await target.close()
+
+    if not asyncio.run(lag()):
+        raise RuntimeError(f"the replica on port {replica_port} lags behind after {timeout_s}s")
+
+
+@contextmanager
+def pgbouncer(server_port: int, *, pool_size: int) -> Iterator[Server]:
+    """PgBouncer in ``pool_mode = transaction`` in front of ``server_port``; stopped on exit.
+
+    ``pool_size`` server connections per database and user, however many
+    clients connect (up to 500). Trust auth, loopback only, its own files in
+    a temporary directory; fails the test loudly if ``pgbouncer`` is missing.
+    """
+    program = _needed("pgbouncer", "pgbouncer")
+    directory = tempfile.mkdtemp(prefix="asyncdata_pgbouncer_")
+    server = Server(free_port(), directory)
+    config = os.path.join(directory, "pgbouncer.ini")
+    with open(config, "w") as ini:
+        ini.write(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={server_port}\n"
+            "[pgbouncer]\n"
+            "listen_addr = 127.0.0.1\n"
+            f"listen_port = {server.port}\n"
+            "unix_socket_dir =\n"
+            "auth_type = trust\n"
+            f"auth_file = {directory}/users.txt\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {pool_size}\n"
+            "max_client_conn = 500\n"
+            f"logfile = {directory}/pgbouncer.log\n"
+            f"pidfile = {directory}/pgbouncer.pid\n"
+        )
+    with open(os.path.join(directory, "users.txt"), "w") as users:
+        users.write('"postgres" ""\n')
+    _run("chown", "-R", "postgres:postgres", directory)
+    try:
+        if os.geteuid() == 0:
+            _run(program, "-d", "-u", "postgres", config)
+        else:
+            _run(program, "-d", config)
+        wait_until_accepting(server.port)
+        yield server
+    finally:
+        pidfile = os.path.join(directory, "pgbouncer.pid")
+        if os.path.exists(pidfile):
+            with open(pidfile) as pid, contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid.read().strip()), signal.SIGINT)
+            deadline = time.monotonic() + 10
+            while os.path.exists(pidfile) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -46,7 +46,8 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_engine(load_settings().url)
+    settings = load_settings()  # migrations run on the primary; DB_PGBOUNCER still applies
+    engine = create_engine(settings.url, pgbouncer=settings.pgbouncer)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)
