@@ -128,7 +128,7 @@ def _foreign_key_columns(statement: str | None) -> tuple[str, ...]:
 
 
 def _shown(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
-    shown = [f"{c}={show(values[c])}" for c in columns if c in values]
+    shown = [f"{c}={show(values[c], c)}" for c in columns if c in values]
     return ", ".join(shown) or ", ".join(columns) or "the given values"
 
 
