@@ -27,6 +27,7 @@ from asyncdata.database import (
     create_engine,
     dispose_engine,
     get_db,
+    init_db,
     session_factory,
     transaction,
 )
@@ -236,6 +237,24 @@ async def test_truncate_is_refused_on_postgresql(
     assert await AdminLogRepository(db).count() == 1
 
 
+@pytest.mark.parametrize("path", ["alembic", "create_all"])
+async def test_both_schema_paths_guard_the_log(
+    bare_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: str
+) -> None:
+    if path == "create_all":
+        monkeypatch.setenv("ALEMBIC_CONFIG", str(tmp_path / "missing.ini"))
+    assert await init_db(bare_engine) == path
+    async with session_factory(bare_engine)() as db:
+        entry = await seed_log(db)
+    for statement in ("UPDATE admin_logs SET action = 'x'", "DELETE FROM admin_logs"):
+        async with bare_engine.connect() as conn:
+            with pytest.raises(DBAPIError):
+                await conn.execute(text(statement))
+            await conn.rollback()
+    async with session_factory(bare_engine)() as db:
+        assert [e.action for e in await AdminLogRepository(db).get_all()] == [entry.action]
+
+
 async def test_a_refusal_reaching_a_library_write_is_a_validation_error(
     db: AsyncSession,
 ) -> None:
@@ -365,6 +384,10 @@ async def test_erase_client_leaves_no_trace_and_keeps_times_and_statuses(
     assert [s.id for s in mine if s.is_active] == [world["other_session"].id]
     assert len(logs) == 1
     assert logs[0].resource_type == "client" and logs[0].admin_id == 0
+    async with sessions() as fresh:
+        assert [e.id for e in await AdminLogRepository(fresh).search("CLIENT.ERASE")] == [
+            logs[0].id
+        ]
     assert logs[0].details == {
         "bookings": sorted(b.id for b in world["mine"]),
         "user_sessions": sorted(s.id for s in erased_sessions),
