@@ -24,7 +24,7 @@ class UserSession(TimestampMixin, Base):
     """SHA-256 (hex) of the session id, never the id itself: the repository hashes the id
     it is given on every write and lookup (``asyncdata._privacy``)."""
     client_name: Mapped[str | None] = mapped_column(String(200))
-    client_email: Mapped[str | None] = mapped_column(String(320))
+    client_email: Mapped[str | None] = mapped_column(String(320), index=True)
     client_phone: Mapped[str | None] = mapped_column(String(50))
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(Text)

@@ -11,6 +11,8 @@ Upgrade:
   statement trigger (refusing TRUNCATE too) raising SQLSTATE 23001 with
   constraint ``admin_logs_append_only``; on SQLite BEFORE UPDATE / BEFORE DELETE
   triggers aborting with that name.
+* ``user_sessions.client_email`` gets an index: erasure finds a client's
+  sessions by it, inside its write transaction.
 
 Downgrade removes the triggers and puts the digest back into sessions'
 ``search_text``. It cannot give the ids back: a hash cannot be undone, so
@@ -108,9 +110,12 @@ def upgrade() -> None:
     _rewrite_sessions(SEARCH_AFTER, hash_ids=not postgresql)
     for statement in PG_GUARD if postgresql else SQLITE_GUARD:
         op.execute(statement)
+    # erase_client finds a client's sessions by email, inside its write transaction.
+    op.create_index(op.f("ix_user_sessions_client_email"), "user_sessions", ["client_email"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_user_sessions_client_email"), table_name="user_sessions")
     if op.get_context().dialect.name == "postgresql":
         op.execute(f"DROP TRIGGER IF EXISTS {GUARD} ON admin_logs")
         op.execute(f"DROP FUNCTION IF EXISTS {GUARD}()")
