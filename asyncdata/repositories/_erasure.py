@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Table, insert, null, update
@@ -170,7 +171,7 @@ async def _erase(
     entry: Erased,
     address: str,
     erased: Mapping[str, list[int]],
-    now: Any,
+    now: datetime,
 ) -> list[int]:
     """One UPDATE … RETURNING id of ``entry``'s table; the session's copies follow."""
     table = Base.metadata.tables[entry.table]
