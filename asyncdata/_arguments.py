@@ -21,6 +21,7 @@ __all__ = [
     "LAST_INSTANT_DATE",
     "MAX_ROW_COUNT",
     "NO_MATCH",
+    "SECRET_FIELDS",
     "check_date",
     "check_flag",
     "check_id",
@@ -47,6 +48,10 @@ INT_RANGES: Final = {
     64: (-(2**63), 2**63 - 1),
 }
 """Signed integer range by width in bits: SMALLINT, INTEGER, BIGINT."""
+
+
+SECRET_FIELDS: Final = frozenset({"session_id"})
+"""Arguments and columns whose values no message shows (a session id is a credential)."""
 
 
 class _NoMatch:
@@ -97,10 +102,11 @@ def check_text(value: Any, name: str, *, optional: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(
-            f"{name}={shown(value)}: must be text, got {type(value).__name__}", fields=[name]
+            f"{name}={shown(value, name)}: must be text, got {type(value).__name__}",
+            fields=[name],
         )
     if problem := text_problem(value):
-        raise ValidationError(f"{name}={shown(value)}: {problem}", fields=[name])
+        raise ValidationError(f"{name}={shown(value, name)}: {problem}", fields=[name])
     return value
 
 
@@ -154,9 +160,12 @@ def check_row_count(value: Any, name: str, *, optional: bool = True) -> int | No
     return min(int(value), MAX_ROW_COUNT)
 
 
-def shown(value: Any) -> str:
+def shown(value: Any, name: str | None = None) -> str:
     """``value`` as a message shows it: dates, times and instants in ISO 8601, anything
-    else as its ``repr``; cut short past 80 characters."""
+    else as its ``repr``; cut short past 80 characters. The value of a field named in
+    ``SECRET_FIELDS`` is never shown, whatever it is."""
+    if name in SECRET_FIELDS:
+        return "<hidden>"
     text = value.isoformat() if isinstance(value, date | time) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

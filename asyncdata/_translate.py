@@ -36,6 +36,7 @@ from asyncdata.errors import (
     ValidationError,
 )
 from asyncdata.models import Base
+from asyncdata.models.admin_log import APPEND_ONLY_GUARD
 from asyncdata.models.booking import OVERLAP_CONSTRAINT
 
 __all__ = ["translate_error", "translate_fault"]
@@ -90,6 +91,7 @@ def _classify(exc: DBAPIError) -> _Violation | None:
             "23514": "check",
             "23502": "not null",
             "23P01": "exclusion",
+            "23001": "restrict",
         }.get(state)
         if kind is None and state.startswith("22"):
             kind = "data"
@@ -100,6 +102,8 @@ def _classify(exc: DBAPIError) -> _Violation | None:
         columns = _constraints().get(name or "", (column,) if column else ())
         return _Violation(kind, name, columns)
     message = str(orig)
+    if APPEND_ONLY_GUARD in message:
+        return _Violation("restrict", APPEND_ONLY_GUARD, ())
     if OVERLAP_CONSTRAINT in message:
         return _Violation("exclusion", OVERLAP_CONSTRAINT, _constraints()[OVERLAP_CONSTRAINT])
     match = _SQLITE.match(message)
@@ -128,7 +132,7 @@ def _foreign_key_columns(statement: str | None) -> tuple[str, ...]:
 
 
 def _shown(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
-    shown = [f"{c}={show(values[c])}" for c in columns if c in values]
+    shown = [f"{c}={show(values[c], c)}" for c in columns if c in values]
     return ", ".join(shown) or ", ".join(columns) or "the given values"
 
 
@@ -153,6 +157,10 @@ def translate_error(
     if found is None:
         return AsyncDataError(f"database error ({type(exc).__name__}): {_brief(exc)}")
     columns, name = found.columns, found.constraint
+    if name == APPEND_ONLY_GUARD:
+        return ValidationError(
+            f"admin_logs is append-only: the database refuses to change or delete its rows ({name})"
+        )
     if found.kind == "unique":
         return ConflictError(
             f"{_shown(columns, values)} already exists ({name})", constraint=name, fields=columns

@@ -374,7 +374,7 @@ def check_input(
                     raise ValueError(f"must be at most {spec.max_length} characters as stored")
             clean[key] = checked
         except ValueError as exc:
-            problems.append((key, f"{key}={shown(value)}: {exc}"))
+            problems.append((key, f"{key}={shown(value, key)}: {exc}"))
     if not partial and not _required(model) <= data.keys():
         problems.extend(
             (name, f"{name} is required")
@@ -396,7 +396,7 @@ def check_value(model: type[DeclarativeBase], name: str, value: Any) -> Any:
     try:
         return column_specs(model)[name].check(value)
     except ValueError as exc:
-        raise ValidationError(f"{name}={shown(value)}: {exc}", fields=[name]) from None
+        raise ValidationError(f"{name}={shown(value, name)}: {exc}", fields=[name]) from None
 
 
 def check_operand(model: type[DeclarativeBase], name: str, value: Any) -> Any:
@@ -414,7 +414,7 @@ def check_operand(model: type[DeclarativeBase], name: str, value: Any) -> Any:
     try:
         return spec.operand(value)
     except ValueError as exc:
-        raise ValidationError(f"{name}={shown(value)}: {exc}", fields=[name]) from None
+        raise ValidationError(f"{name}={shown(value, name)}: {exc}", fields=[name]) from None
 
 
 def email(value: str) -> str:

@@ -17,6 +17,7 @@ not what the signature says). The properties:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import uuid
@@ -341,6 +342,33 @@ CALLS = [c for model in REPOS for c in common_calls(model)] + [
     ),
     call(UserSession, "deactivate", st.one_of(st.just("sess-1"), texts), writes=True),
     call(UserSession, "cleanup_expired", writes=True),
+    Call(  # ttl_seconds is required: never left out
+        UserSession,
+        "start",
+        st.tuples(
+            st.just(()),
+            st.fixed_dictionaries(
+                {"ttl_seconds": numbers},
+                optional={
+                    "client_name": texts,
+                    "client_email": st.one_of(emails, texts),
+                    "client_phone": texts,
+                    "ip_address": texts,
+                    "user_agent": texts,
+                    "data": json_values,
+                },
+            ),
+        ),
+        writes=True,
+        creates=True,
+    ),
+    call(
+        Booking,
+        "erase_client",
+        st.one_of(st.sampled_from(["client1@example.com", " CLIENT2@example.COM", "v0@x"]), texts),
+        writes=True,
+        admin_id=numbers,
+    ),
     call(
         AdminLog,
         "log",
@@ -382,7 +410,7 @@ async def run(db: AsyncSession, c: Call, args: Args) -> Any:
 def models_in(result: Any) -> list[Base]:
     if isinstance(result, Base):
         return [result]
-    if isinstance(result, list):
+    if isinstance(result, list | tuple):
         return [item for item in result if isinstance(item, Base)]
     return []
 
@@ -467,6 +495,12 @@ class _Undo(Exception):
 
 
 def _shape(value: Any, creates: bool) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], UserSession):
+        # start(): the session and its new random id, different on each run; what must
+        # hold on both backends is that the row keeps only the id's digest.
+        session, session_id = value
+        assert session.session_id == hashlib.sha256(session_id.encode()).hexdigest()
+        return ("started", {**_shape(session, creates), "session_id": None})
     if isinstance(value, Base):
         drop = VOLATILE | ({"id"} if creates else set())
         return {k: v for k, v in columns_of(value).items() if k not in drop}

@@ -208,8 +208,15 @@ SPECIFIC_METHODS: dict[str, list[str]] = {
         "mark_no_show",
         "reschedule",
         "get_available_slots",
+        "erase_client",
     ],
-    "UserSessionRepository": ["get_by_session_id", "extend", "deactivate", "cleanup_expired"],
+    "UserSessionRepository": [
+        "get_by_session_id",
+        "extend",
+        "deactivate",
+        "cleanup_expired",
+        "start",
+    ],
     "AdminLogRepository": [
         "log",
         "get_by_admin",

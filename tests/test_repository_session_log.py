@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asyncdata._privacy import session_digest
 from asyncdata.errors import ConflictError, NotFoundError, ValidationError
 from asyncdata.models import AdminLog, UserSession
 from asyncdata.repositories import AdminLogRepository, UserSessionRepository
@@ -30,24 +31,28 @@ async def open_session(db: AsyncSession, session_id: str, **extra: Any) -> UserS
     return await UserSessionRepository(db).create({"session_id": session_id, **extra})
 
 
+SEEDED = ("live", "forever", "expired", "expired-too", "ended", "ended-expired")
+NAMED = {session_digest(name): name for name in SEEDED}
+"""The seeded session ids by their digests, which is what the rows hold."""
+
+
 async def seed_sessions(db: AsyncSession) -> dict[str, UserSession]:
-    """One session of each kind, keyed by its session_id."""
+    """One session of each kind, keyed by its session_id (also its client's name)."""
     repo = UserSessionRepository(db)
-    made = await repo.create_many(
-        [
-            {"session_id": "live", "expires_at": now() + HOUR},
-            {"session_id": "forever", "expires_at": None},
-            {"session_id": "expired", "expires_at": now() - HOUR},
-            {"session_id": "expired-too", "expires_at": now() - timedelta(seconds=1)},
-            {"session_id": "ended", "expires_at": now() + HOUR, "is_active": False},
-            {"session_id": "ended-expired", "expires_at": now() - HOUR, "is_active": False},
-        ]
-    )
-    return {s.session_id: s for s in made}
+    rows: list[dict[str, Any]] = [
+        {"session_id": "live", "expires_at": now() + HOUR},
+        {"session_id": "forever", "expires_at": None},
+        {"session_id": "expired", "expires_at": now() - HOUR},
+        {"session_id": "expired-too", "expires_at": now() - timedelta(seconds=1)},
+        {"session_id": "ended", "expires_at": now() + HOUR, "is_active": False},
+        {"session_id": "ended-expired", "expires_at": now() - HOUR, "is_active": False},
+    ]
+    made = await repo.create_many({**row, "client_name": row["session_id"]} for row in rows)
+    return {row["session_id"]: s for row, s in zip(rows, made, strict=True)}
 
 
 def ids(found: list[UserSession]) -> set[str]:
-    return {s.session_id for s in found}
+    return {NAMED[s.session_id] for s in found}
 
 
 # -- UserSession: lookups -------------------------------------------------------------
@@ -72,7 +77,7 @@ async def test_get_by_session_id_returns_only_active_unexpired_sessions(
     got = await UserSessionRepository(db).get_by_session_id(session_id)
     assert (got is not None) is found
     if got is not None:
-        assert got.session_id == session_id
+        assert got.session_id == session_digest(session_id)
 
 
 async def test_get_by_id_still_returns_expired_and_ended_sessions(db: AsyncSession) -> None:
@@ -80,7 +85,7 @@ async def test_get_by_id_still_returns_expired_and_ended_sessions(db: AsyncSessi
     repo = UserSessionRepository(db)
     for name in ("expired", "ended"):
         got = await repo.get_by_id(made[name].id)
-        assert got is not None and got.session_id == name
+        assert got is not None and got.session_id == session_digest(name)
 
 
 async def test_expired_sessions_are_hidden_unless_include_inactive(db: AsyncSession) -> None:
@@ -150,7 +155,8 @@ async def test_extend_and_deactivate_of_missing_or_inactive_session_are_not_foun
     repo = UserSessionRepository(db)
     with pytest.raises(NotFoundError) as caught:
         await repo.extend(session_id, 60)
-    assert session_id in str(caught.value)
+    assert session_id not in str(caught.value)  # a session id is never shown
+    assert caught.value.fields == ("session_id",)
     with pytest.raises(NotFoundError):
         await repo.deactivate(session_id)
     assert ids(await repo.get_all()) == {"live", "forever"}  # still usable, nothing changed
@@ -176,7 +182,7 @@ async def test_cleanup_expired_deactivates_only_expired_sessions(
     assert await UserSessionRepository(db).cleanup_expired() == 2
     async with sessions() as fresh:
         repo = UserSessionRepository(fresh)
-        stored = {s.session_id: s for s in await repo.get_all(include_inactive=True)}
+        stored = {NAMED[s.session_id]: s for s in await repo.get_all(include_inactive=True)}
         assert await repo.cleanup_expired() == 0  # nothing left to do
     assert {name for name, s in stored.items() if s.is_active} == {"live", "forever"}
     assert stored["ended-expired"].updated_at == made["ended-expired"].updated_at  # not counted
@@ -192,7 +198,7 @@ async def test_session_id_is_unique(db: AsyncSession, sessions: Sessions) -> Non
     with pytest.raises(ConflictError) as caught:
         await open_session(db, "abc")
     assert caught.value.constraint == "uq_user_sessions_session_id"
-    assert "abc" in str(caught.value)
+    assert "abc" not in str(caught.value) and session_digest("abc") not in str(caught.value)
     assert await rows_in(sessions, UserSession) == 1
     await open_session(db, "abd")
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, Text, func
+from sqlalchemy import DDL, JSON, BigInteger, Index, String, Text, event, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asyncdata.models.base import Base, utcnow
 from asyncdata.models.folded import folded_column, search_text
 
-__all__ = ["AdminLog"]
+__all__ = ["APPEND_ONLY_GUARD", "AdminLog"]
 
 
 class AdminLog(Base):
-    """One action by one admin; the library never updates or deletes these rows."""
+    """One action by one admin; the database refuses to update or delete these rows."""
 
     __tablename__ = "admin_logs"
 
@@ -40,3 +40,39 @@ class AdminLog(Base):
 
     def __repr__(self) -> str:
         return f"<AdminLog id={self.id} admin_id={self.admin_id} action={self.action!r}>"
+
+
+APPEND_ONLY_GUARD = "admin_logs_append_only"
+"""Makes the admin log append-only in the database itself, on every connection.
+
+PostgreSQL: a statement trigger refusing UPDATE, DELETE and TRUNCATE (SQLSTATE
+23001, constraint ``admin_logs_append_only``). SQLite: BEFORE UPDATE and BEFORE
+DELETE triggers aborting with that name (SQLite has no TRUNCATE; its
+``DELETE FROM`` fires the trigger too). Alembic revision 0007 creates it; the
+same DDL runs when ``create_all`` builds the table. Only the table's owner can
+lift it (by dropping or disabling the trigger), which the pytest plugin does,
+inside its clean-up transaction, to empty the table between tests.
+"""
+
+_GUARDS = {
+    "postgresql": [
+        f"CREATE OR REPLACE FUNCTION {APPEND_ONLY_GUARD}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE EXCEPTION USING MESSAGE = 'admin_logs is append-only: ' || TG_OP "
+        f"|| ' refused', ERRCODE = 'restrict_violation', CONSTRAINT = '{APPEND_ONLY_GUARD}'; "
+        "END $$",
+        f"CREATE TRIGGER {APPEND_ONLY_GUARD} BEFORE UPDATE OR DELETE OR TRUNCATE ON admin_logs "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {APPEND_ONLY_GUARD}()",
+    ],
+    "sqlite": [
+        f"CREATE TRIGGER {APPEND_ONLY_GUARD}_{kind} BEFORE {kind.upper()} ON admin_logs "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_GUARD}'); END"
+        for kind in ("update", "delete")
+    ],
+}
+for _dialect, _statements in _GUARDS.items():
+    for _statement in _statements:
+        event.listen(
+            AdminLog.__table__,
+            "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
+        )

@@ -21,8 +21,10 @@ class UserSession(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[str] = mapped_column(String(128), unique=True)
+    """SHA-256 (hex) of the session id, never the id itself: the repository hashes the id
+    it is given on every write and lookup (``asyncdata._privacy``)."""
     client_name: Mapped[str | None] = mapped_column(String(200))
-    client_email: Mapped[str | None] = mapped_column(String(320))
+    client_email: Mapped[str | None] = mapped_column(String(320), index=True)
     client_phone: Mapped[str | None] = mapped_column(String(50))
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(Text)
@@ -30,13 +32,10 @@ class UserSession(TimestampMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     search_text: Mapped[str] = folded_column(
-        "session_id",
-        "client_name",
-        "client_email",
-        "client_phone",
-        "ip_address",
-        folder=search_text,
+        "client_name", "client_email", "client_phone", "ip_address", folder=search_text
     )
+    """The session id is left out: ``search`` must never find a session by its credential."""
 
     def __repr__(self) -> str:
-        return f"<UserSession id={self.id} session_id={self.session_id!r}>"
+        # No session id (nor its digest) and no personal data: reprs end up in logs.
+        return f"<UserSession id={self.id} is_active={self.is_active}>"

@@ -41,6 +41,7 @@ from asyncdata._validation import (
 from asyncdata.errors import ConflictError, NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
 from asyncdata.models.folded import fold
+from asyncdata.repositories._erasure import erase_client
 from asyncdata.repositories.base import Repository
 from asyncdata.repositories.searchable import Searchable
 
@@ -309,6 +310,14 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         if duration_minutes is not None:
             data["duration_minutes"] = duration_minutes
         return await self.update(id, data)
+
+    async def erase_client(self, email: str, *, admin_id: int = 0) -> int:
+        """Forget a client: name, email, phone and notes of their bookings and sessions
+        replaced by placeholders in one transaction, times and statuses kept, one admin log
+        entry (by ``admin_id``; 0 when not given) naming only row ids. Returns how many
+        bookings and sessions were erased; 0, writing nothing, once the address is gone.
+        See ``asyncdata.repositories._erasure`` and the README, "Security and privacy"."""
+        return await erase_client(self.session, email, admin_id=admin_id)
 
     # -- queries ----------------------------------------------------------------
 
