@@ -30,12 +30,16 @@ from asyncdata.models.booking import OVERLAP_CONSTRAINT, BookingStatus
 
 __all__ = [
     "ALLOWED_MOVES",
+    "NO_RULES",
     "OVERLAP_CONSTRAINT",
     "Interval",
+    "Rules",
     "Window",
+    "blocked",
     "check_bookable",
     "check_minutes",
     "check_move",
+    "day_windows",
     "free_slots",
     "window_bounds",
 ]
@@ -50,6 +54,56 @@ class Window:
 
     start: time
     end: time
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A specialist's booking rules beyond the windows (SPEC 16.1-16.2), as plain values.
+
+    ``buffer_before_minutes``/``buffer_after_minutes``: the span a booking keeps free around
+    itself; ``min_notice_minutes``: how long after now a booking may start at the earliest
+    (real elapsed time, DST changes included); ``max_advance_days``: the last bookable local
+    date is today (in the specialist's zone) plus this many days, None for no limit.
+    """
+
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    min_notice_minutes: int = 0
+    max_advance_days: int | None = None
+
+    def last_day(self, now: datetime, tz: ZoneInfo) -> date | None:
+        """The last bookable local date at ``now``, or None if there is no limit."""
+        if self.max_advance_days is None:
+            return None
+        try:
+            return now.astimezone(tz).date() + timedelta(days=self.max_advance_days)
+        except OverflowError:
+            return None
+
+
+NO_RULES = Rules()
+"""No buffers, no notice, no horizon: the rules of a specialist that sets none."""
+
+
+def blocked(interval: Interval, rules: Rules) -> Interval:
+    """The span ``[start - before, end + after)`` a booking at ``interval`` keeps free."""
+    start, end = interval
+    return (
+        start - timedelta(minutes=rules.buffer_before_minutes),
+        end + timedelta(minutes=rules.buffer_after_minutes),
+    )
+
+
+def day_windows(
+    on_date: date,
+    weekly: Mapping[int, Sequence[Window]],
+    overrides: Mapping[date, Sequence[Window]],
+) -> Sequence[Window]:
+    """The windows in force on ``on_date``: its date override's if it has one (an empty
+    sequence when the override closes the date), else the weekly windows of its weekday."""
+    if on_date in overrides:
+        return overrides[on_date]
+    return weekly.get(on_date.weekday(), ())
 
 
 def window_bounds(on_date: date, window: Window, tz: ZoneInfo) -> Interval:
@@ -76,21 +130,26 @@ def check_bookable(
     busy: Sequence[Interval],
     now: datetime,
     enforce_availability: bool = True,
+    rules: Rules = NO_RULES,
 ) -> Interval:
     """``(starts_at, ends_at)`` in UTC for a booking ``create`` may accept, else an error.
 
-    ``windows`` are the active windows of ``on_date``'s weekday, ``day_off``
-    whether ``on_date`` is an active day off, ``busy`` the UTC intervals of the
-    specialist's pending and confirmed bookings (the booking itself excluded when
-    rescheduling), ``now`` an aware instant. Checks, first failure wins:
+    ``windows`` are the windows in force on ``on_date`` (:func:`day_windows`), ``day_off``
+    whether ``on_date`` is an active day off, ``busy`` the blocked UTC intervals
+    (:func:`blocked`) of the specialist's pending and confirmed bookings (the booking
+    itself excluded when rescheduling), ``now`` an aware instant, ``rules`` the
+    specialist's buffers, notice and horizon. Checks, first failure wins:
 
     1. ``duration_minutes < 1``: ValidationError, fields ``["duration_minutes"]``;
     2. ``at`` skipped by a DST change: ValidationError, ``["booking_time"]``;
     3. only if ``enforce_availability``: a day off, ``["booking_date"]``; a start
-       at or before ``now``, ``["booking_date", "booking_time"]``; an interval not
-       wholly inside one window's :func:`window_bounds`, ``["booking_time"]``;
-    4. always: an overlap with any busy interval (touching ends are fine):
-       ConflictError with ``constraint=OVERLAP_CONSTRAINT``, ``["booking_time"]``.
+       at or before ``now``, ``["booking_date", "booking_time"]``; a start less than
+       ``min_notice_minutes`` after ``now``, ``["booking_date", "booking_time"]``; a
+       date after the horizon, ``["booking_date"]``; an interval not wholly inside one
+       window's :func:`window_bounds`, ``["booking_time"]`` (the buffers may reach outside);
+    4. always: the booking's blocked interval overlapping any busy interval (touching
+       ends are fine): ConflictError with ``constraint=OVERLAP_CONSTRAINT``,
+       ``["booking_time"]``.
     """
     check_minutes(duration_minutes, "duration_minutes")
     starts_at, ends_at = utc_interval(on_date, at, duration_minutes, tz)
@@ -110,6 +169,20 @@ def check_bookable(
                 f"(now is {now.astimezone(tz):%Y-%m-%d %H:%M} in {tz})",
                 fields=["booking_date", "booking_time"],
             )
+        if starts_at - now < timedelta(minutes=rules.min_notice_minutes):
+            raise ValidationError(
+                f"booking_date, booking_time: {when()} is less than "
+                f"{rules.min_notice_minutes} min from now "
+                f"({now.astimezone(tz):%Y-%m-%d %H:%M} in {tz}): the specialist needs that notice",
+                fields=["booking_date", "booking_time"],
+            )
+        last_day = rules.last_day(now, tz)
+        if last_day is not None and on_date > last_day:
+            raise ValidationError(
+                f"booking_date: {on_date.isoformat()} is beyond the specialist's horizon of "
+                f"{rules.max_advance_days} days (last bookable date {last_day.isoformat()})",
+                fields=["booking_date"],
+            )
         spans = (window_bounds(on_date, w, tz) for w in windows)
         if not any(ws <= starts_at and ends_at <= we for ws, we in spans):
             listed = ", ".join(f"{_hm(w.start)}-{_hm(w.end)}" for w in sorted(windows, key=_key))
@@ -118,11 +191,13 @@ def check_bookable(
                 f"windows on {on_date.isoformat()}: {listed or 'none'}",
                 fields=["booking_time"],
             )
+    keeps_from, keeps_until = blocked((starts_at, ends_at), rules)
     for b_start, b_end in busy:
-        if max(starts_at, b_start) < min(ends_at, b_end):
+        if max(keeps_from, b_start) < min(keeps_until, b_end):
             raise ConflictError(
                 f"booking_time: {when()} overlaps a booking from "
-                f"{b_start.astimezone(tz):%Y-%m-%d %H:%M} to {b_end.astimezone(tz):%H:%M}",
+                f"{b_start.astimezone(tz):%Y-%m-%d %H:%M} to {b_end.astimezone(tz):%H:%M}"
+                " (buffers included)",
                 constraint=OVERLAP_CONSTRAINT,
                 fields=["booking_time"],
             )
@@ -139,8 +214,13 @@ def free_slots(
     duration_minutes: int,
     step_minutes: int | None,
     now: datetime,
+    rules: Rules = NO_RULES,
 ) -> list[datetime]:
     """Every start on ``on_date`` that :func:`check_bookable` would accept right now.
+
+    ``windows`` and ``busy`` mean what they mean there; with ``rules`` a slot also
+    leaves the buffers free, starts at least the notice after ``now``, and the whole
+    day is empty past the horizon.
 
     Candidates start at each window's opening and advance by ``step_minutes``
     (default: ``duration_minutes``) of real elapsed time, so across a DST change
@@ -162,20 +242,28 @@ def free_slots(
     step = timedelta(minutes=min(duration_minutes if step_minutes is None else step_minutes, _DAY))
     spans = [window_bounds(on_date, w, tz) for w in windows]
     spans = [(ws, we) for ws, we in spans if ws + duration <= we]
-    if day_off or not spans:
+    last_day = rules.last_day(now, tz)
+    if day_off or not spans or (last_day is not None and on_date > last_day):
         return []
-    taken = _day_busy(busy, min(ws for ws, _ in spans), max(we for _, we in spans))
+    before = timedelta(minutes=rules.buffer_before_minutes)
+    keeps = duration + before + timedelta(minutes=rules.buffer_after_minutes)
+    earliest = now + timedelta(minutes=rules.min_notice_minutes)
+    lo = min(ws for ws, _ in spans) - before
+    taken = _day_busy(busy, lo, max(we for _, we in spans) - before + keeps)
     found: set[datetime] = set()
     for ws, we in spans:
-        # taken[i] is the first busy interval not over by `start`: those before it have ended,
-        # those after it start no earlier, so the slot is free iff it ends by taken[i]'s start.
+        # The slot keeps [start - before, start - before + keeps). taken[i] is the first busy
+        # interval not over by that span's start: those before it have ended, those after it
+        # start no earlier, so the slot is free iff its span ends by taken[i]'s start.
         i = 0
         start = ws
         while start + duration <= we:
-            while i < len(taken) and taken[i][1] <= start:
+            keeps_from = start - before
+            while i < len(taken) and taken[i][1] <= keeps_from:
                 i += 1
-            free = i == len(taken) or start + duration <= taken[i][0]
-            if free and start > now and _round_trips(start, on_date, tz):
+            free = i == len(taken) or keeps_from + keeps <= taken[i][0]
+            on_time = start > now and start >= earliest
+            if free and on_time and _round_trips(start, on_date, tz):
                 found.add(start)
             start += step
     return [s.astimezone(tz) for s in sorted(found)]

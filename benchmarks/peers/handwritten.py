@@ -50,7 +50,9 @@ def with_span(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     starts_at, ends_at = utc_span(
         row["booking_date"], row["booking_time"], row["duration_minutes"], tz
     )
-    return {**row, "starts_at": starts_at, "ends_at": ends_at}
+    # No buffers in this peer: the blocked span is the booking itself.
+    span = {"blocked_from": starts_at, "blocked_until": ends_at}
+    return {**row, "starts_at": starts_at, "ends_at": ends_at, **span}
 
 
 class HandwrittenPeer(Peer):
