@@ -416,9 +416,9 @@ def reference_slots(
     """Minute by minute, no cleverness: the slots create() would accept on on_date."""
     if day_off:
         return []
-    if rules.max_advance_days is not None:
-        if (on_date - now.astimezone(tz).date()).days > rules.max_advance_days:
-            return []
+    horizon = rules.max_advance_days
+    if horizon is not None and (on_date - now.astimezone(tz).date()).days > horizon:
+        return []
     before, after = rules.buffer_before_minutes, rules.buffer_after_minutes
     every = duration if step is None else step
     busy_minutes: set[datetime] = set()
