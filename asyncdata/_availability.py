@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from asyncdata._timezones import local_to_utc, utc_interval
+from asyncdata._timezones import utc_interval
 from asyncdata.errors import ConflictError, ValidationError
 from asyncdata.models.booking import OVERLAP_CONSTRAINT, BookingStatus
 
@@ -250,7 +250,7 @@ def free_slots(
     earliest = now + timedelta(minutes=rules.min_notice_minutes)
     lo = min(ws for ws, _ in spans) - before
     taken = _day_busy(busy, lo, max(we for _, we in spans) - before + keeps)
-    found: set[datetime] = set()
+    found: dict[datetime, datetime] = {}
     for ws, we in spans:
         # The slot keeps [start - before, start - before + keeps). taken[i] is the first busy
         # interval not over by that span's start: those before it have ended, those after it
@@ -263,10 +263,12 @@ def free_slots(
                 i += 1
             free = i == len(taken) or keeps_from + keeps <= taken[i][0]
             on_time = start > now and start >= earliest
-            if free and on_time and _round_trips(start, on_date, tz):
-                found.add(start)
+            if free and on_time and start not in found:
+                local = start.astimezone(tz)
+                if _round_trips(local, on_date):
+                    found[start] = local
             start += step
-    return [s.astimezone(tz) for s in sorted(found)]
+    return [found[s] for s in sorted(found)]
 
 
 ALLOWED_MOVES: Mapping[BookingStatus, frozenset[BookingStatus]] = MappingProxyType(
@@ -306,10 +308,12 @@ def _instant(on_date: date, at: time, tz: ZoneInfo) -> datetime:
     return local.replace(fold=0).astimezone(UTC)
 
 
-def _round_trips(instant: datetime, on_date: date, tz: ZoneInfo) -> bool:
-    """Whether the local wall time of ``instant`` on ``on_date`` reads back as ``instant``."""
-    local = instant.astimezone(tz)
-    return local.date() == on_date and local_to_utc(on_date, local.time(), tz) == instant
+def _round_trips(local: datetime, on_date: date) -> bool:
+    """Whether ``local`` (an instant just converted to the zone) on ``on_date`` is what its
+    wall-clock time reads back as: the conversion never yields a skipped time, and marks
+    the second pass through a repeated hour with ``fold=1``, the one ``local_to_utc``
+    (first occurrence) would not give back."""
+    return local.date() == on_date and local.fold == 0
 
 
 def _day_busy(busy: Sequence[Interval], lo: datetime, hi: datetime) -> list[Interval]:

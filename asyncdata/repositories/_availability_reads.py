@@ -9,6 +9,7 @@ cost the same two statements. The rules themselves stay in
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -215,14 +216,22 @@ def free_days(
     if not info.is_active:
         return {day: [] for day in days}
     tz = zone(info.timezone)
-    taken = busy.get(specialist_id, [])
+    taken = sorted(busy.get(specialist_id, []))
+    starts = [start for start, _ in taken]
+
+    def near(day: date) -> list[Interval]:
+        # Blocked spans last at most two days, so those meeting the day's reach start at
+        # most two days before it: a bisection keeps each day's share small.
+        lo, hi = utc_reach(day, day)
+        return taken[bisect_left(starts, lo - timedelta(days=2)) : bisect_left(starts, hi)]
+
     return {
         day: free_slots(
             on_date=day,
             tz=tz,
             windows=calendar.windows(specialist_id, day),
             day_off=(specialist_id, day) in calendar.days_off,
-            busy=taken,
+            busy=near(day),
             duration_minutes=duration_minutes,
             step_minutes=step_minutes,
             now=now,
