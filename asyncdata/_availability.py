@@ -251,23 +251,23 @@ def free_slots(
     lo = min(ws for ws, _ in spans) - before
     taken = _day_busy(busy, lo, max(we for _, we in spans) - before + keeps)
     found: dict[datetime, datetime] = {}
+    count = len(taken)
     for ws, we in spans:
-        # The slot keeps [start - before, start - before + keeps). taken[i] is the first busy
-        # interval not over by that span's start: those before it have ended, those after it
+        # A slot at `start` keeps [kf, kf + keeps) with kf = start - before. taken[i] is the
+        # first busy interval not over by kf: those before it have ended, those after it
         # start no earlier, so the slot is free iff its span ends by taken[i]'s start.
         i = 0
-        start = ws
-        while start + duration <= we:
-            keeps_from = start - before
-            while i < len(taken) and taken[i][1] <= keeps_from:
-                i += 1
-            free = i == len(taken) or keeps_from + keeps <= taken[i][0]
-            on_time = start > now and start >= earliest
-            if free and on_time and start not in found:
-                local = start.astimezone(tz)
-                if _round_trips(local, on_date):
-                    found[start] = local
-            start += step
+        kf, last = ws - before, we - duration - before
+        while kf <= last:
+            start = kf + before
+            if start > now and start >= earliest:
+                while i < count and taken[i][1] <= kf:
+                    i += 1
+                if (i == count or kf + keeps <= taken[i][0]) and start not in found:
+                    local = start.astimezone(tz)
+                    if _round_trips(local, on_date):
+                        found[start] = local
+            kf += step
     return [found[s] for s in sorted(found)]
 
 
