@@ -1,5 +1,9 @@
 """Bookings: placement by the booking rules, status moves and free slots.
 
+Reads for the rules (the calendar, the bookings near a range) live in
+``asyncdata.repositories._availability_reads``; a booking's blocked span (its
+buffers) is written here with its times.
+
 The rules themselves live in ``asyncdata._availability`` as plain functions;
 this module loads the rows they need (a fixed number of statements, whatever
 the number of bookings) and writes the result. Overlaps are left to the
@@ -301,11 +305,12 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
     ) -> list[datetime]:
         """Start times (aware, in the specialist's zone) that ``create`` would accept now.
 
-        Two statements whatever the number of bookings: the specialist with its
-        windows and day off, and the bookings overlapping those windows. An id no
-        row can have is a NotFoundError like a missing specialist; ``on_date``
-        must be a bookable date, ``duration_minutes`` 1 to 1440 and
-        ``step_minutes`` (default: the duration) at least 1, else ValidationError.
+        Two statements whatever the number of bookings: the specialist with its rules,
+        windows, date override and day off, then the blocked spans of the bookings near
+        that date (the one-day case of ``get_availability``). An id no row can have is a
+        NotFoundError like a missing specialist; ``on_date`` must be a bookable date,
+        ``duration_minutes`` 1 to 1440 and ``step_minutes`` (default: the duration) at
+        least 1, else ValidationError.
         """
         day = check_date(on_date, "on_date", instants=True)
         check_minutes(duration_minutes, "duration_minutes", high=1440)
