@@ -349,6 +349,6 @@ async def test_factories_take_the_availability_fields(
     first = await make_booking(ada, booking_date=monday)
     second = await make_booking(ada, booking_date=monday)
     assert (first.booking_time, second.booking_time) == (time(9), time(11))  # 10:00 is taken
-    assert second.blocked_from == first.blocked_until
+    assert second.blocked_from - first.blocked_until == timedelta(minutes=15)
     with pytest.raises(ValidationError):
         await make_specialist(buffer_after_minutes=241)
