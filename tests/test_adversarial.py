@@ -246,6 +246,7 @@ REPOS: dict[type[Base], Any] = {
     AdminLog: AdminLogRepository,
 }
 RELATIONS = {Specialist: ["schedules", "days_off", "bookings"], Schedule: ["specialist"]}
+RELATIONS[Specialist].append("date_overrides")
 RELATIONS |= {DayOff: ["specialist"], Booking: ["specialist"]}
 RELATIONS |= {DateOverride: ["specialist"]}
 
