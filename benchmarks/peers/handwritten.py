@@ -222,19 +222,16 @@ class HandwrittenPeer(Peer):
                 .order_by(Schedule.start_time)
             ):
                 windows.setdefault((sid, dow), []).append((start, end))
-            off = set(
-                (
-                    await db.execute(
-                        select(DayOff.specialist_id, DayOff.date).where(
-                            DayOff.specialist_id.in_(specialist_ids),
-                            DayOff.date.between(first, last),
-                            DayOff.is_active,
-                        )
+            off = {
+                (sid, day)
+                for sid, day in await db.execute(
+                    select(DayOff.specialist_id, DayOff.date).where(
+                        DayOff.specialist_id.in_(specialist_ids),
+                        DayOff.date.between(first, last),
+                        DayOff.is_active,
                     )
                 )
-                .tuples()
-                .all()
-            )
+            }
             busy: dict[int, list[Any]] = {}
             for sid, starts_at, ends_at in await db.execute(
                 select(Booking.specialist_id, Booking.starts_at, Booking.ends_at).where(
