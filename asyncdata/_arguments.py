@@ -9,6 +9,7 @@ hold in UTC. A failed check is a ValidationError naming the argument.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any, Final, cast
 
@@ -23,8 +24,10 @@ __all__ = [
     "NO_MATCH",
     "SECRET_FIELDS",
     "check_date",
+    "check_date_range",
     "check_flag",
     "check_id",
+    "check_ids",
     "check_instant",
     "check_row_count",
     "check_text",
@@ -173,3 +176,39 @@ def shown(value: Any, name: str | None = None) -> str:
 def normalised_email(value: Any, name: str = "email") -> str:
     """An address given to a lookup, in the form ``email`` stores (no shape check)."""
     return fold(cast(str, check_text(value, name)).strip())
+
+
+MAX_IDS: Final = 1_000
+"""Most ids one call takes (``get_availability``'s ``specialist_ids``)."""
+
+MAX_RANGE_DAYS: Final = 92
+"""Most days one ``get_availability`` call covers, both ends included."""
+
+
+def check_ids(value: Any, name: str) -> set[int | None]:
+    """A collection of ids (any iterable but text, bytes or a mapping; at most ``MAX_IDS``),
+    each checked like ``check_id``: None stands for an id no row can have."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValidationError(
+            f"{name}: must be a list of integer ids, got {type(value).__name__}", fields=[name]
+        )
+    found: set[int | None] = set()
+    for item in value:
+        found.add(check_id(item, name))
+        if len(found) > MAX_IDS:
+            raise ValidationError(f"{name}: at most {MAX_IDS} ids", fields=[name])
+    return found
+
+
+def check_date_range(first: date, last: date, *, names: tuple[str, str]) -> None:
+    """``first`` on or before ``last``, at most ``MAX_RANGE_DAYS`` days both included."""
+    days = (last - first).days + 1
+    if days < 1:
+        raise ValidationError(
+            f"{names[1]}={shown(last)}: must not be before {names[0]}={shown(first)}",
+            fields=list(names),
+        )
+    if days > MAX_RANGE_DAYS:
+        raise ValidationError(
+            f"{names[0]}..{names[1]}: {days} days, at most {MAX_RANGE_DAYS}", fields=list(names)
+        )

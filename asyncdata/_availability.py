@@ -24,18 +24,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from asyncdata._timezones import local_to_utc, utc_interval
+from asyncdata._timezones import utc_interval
 from asyncdata.errors import ConflictError, ValidationError
 from asyncdata.models.booking import OVERLAP_CONSTRAINT, BookingStatus
 
 __all__ = [
     "ALLOWED_MOVES",
+    "NO_RULES",
     "OVERLAP_CONSTRAINT",
     "Interval",
+    "Rules",
     "Window",
+    "blocked",
     "check_bookable",
     "check_minutes",
     "check_move",
+    "day_windows",
     "free_slots",
     "window_bounds",
 ]
@@ -50,6 +54,56 @@ class Window:
 
     start: time
     end: time
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A specialist's booking rules beyond the windows (SPEC 16.1-16.2), as plain values.
+
+    ``buffer_before_minutes``/``buffer_after_minutes``: the span a booking keeps free around
+    itself; ``min_notice_minutes``: how long after now a booking may start at the earliest
+    (real elapsed time, DST changes included); ``max_advance_days``: the last bookable local
+    date is today (in the specialist's zone) plus this many days, None for no limit.
+    """
+
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    min_notice_minutes: int = 0
+    max_advance_days: int | None = None
+
+    def last_day(self, now: datetime, tz: ZoneInfo) -> date | None:
+        """The last bookable local date at ``now``, or None if there is no limit."""
+        if self.max_advance_days is None:
+            return None
+        try:
+            return now.astimezone(tz).date() + timedelta(days=self.max_advance_days)
+        except OverflowError:
+            return None
+
+
+NO_RULES = Rules()
+"""No buffers, no notice, no horizon: the rules of a specialist that sets none."""
+
+
+def blocked(interval: Interval, rules: Rules) -> Interval:
+    """The span ``[start - before, end + after)`` a booking at ``interval`` keeps free."""
+    start, end = interval
+    return (
+        start - timedelta(minutes=rules.buffer_before_minutes),
+        end + timedelta(minutes=rules.buffer_after_minutes),
+    )
+
+
+def day_windows(
+    on_date: date,
+    weekly: Mapping[int, Sequence[Window]],
+    overrides: Mapping[date, Sequence[Window]],
+) -> Sequence[Window]:
+    """The windows in force on ``on_date``: its date override's if it has one (an empty
+    sequence when the override closes the date), else the weekly windows of its weekday."""
+    if on_date in overrides:
+        return overrides[on_date]
+    return weekly.get(on_date.weekday(), ())
 
 
 def window_bounds(on_date: date, window: Window, tz: ZoneInfo) -> Interval:
@@ -76,21 +130,26 @@ def check_bookable(
     busy: Sequence[Interval],
     now: datetime,
     enforce_availability: bool = True,
+    rules: Rules = NO_RULES,
 ) -> Interval:
     """``(starts_at, ends_at)`` in UTC for a booking ``create`` may accept, else an error.
 
-    ``windows`` are the active windows of ``on_date``'s weekday, ``day_off``
-    whether ``on_date`` is an active day off, ``busy`` the UTC intervals of the
-    specialist's pending and confirmed bookings (the booking itself excluded when
-    rescheduling), ``now`` an aware instant. Checks, first failure wins:
+    ``windows`` are the windows in force on ``on_date`` (:func:`day_windows`), ``day_off``
+    whether ``on_date`` is an active day off, ``busy`` the blocked UTC intervals
+    (:func:`blocked`) of the specialist's pending and confirmed bookings (the booking
+    itself excluded when rescheduling), ``now`` an aware instant, ``rules`` the
+    specialist's buffers, notice and horizon. Checks, first failure wins:
 
     1. ``duration_minutes < 1``: ValidationError, fields ``["duration_minutes"]``;
     2. ``at`` skipped by a DST change: ValidationError, ``["booking_time"]``;
     3. only if ``enforce_availability``: a day off, ``["booking_date"]``; a start
-       at or before ``now``, ``["booking_date", "booking_time"]``; an interval not
-       wholly inside one window's :func:`window_bounds`, ``["booking_time"]``;
-    4. always: an overlap with any busy interval (touching ends are fine):
-       ConflictError with ``constraint=OVERLAP_CONSTRAINT``, ``["booking_time"]``.
+       at or before ``now``, ``["booking_date", "booking_time"]``; a start less than
+       ``min_notice_minutes`` after ``now``, ``["booking_date", "booking_time"]``; a
+       date after the horizon, ``["booking_date"]``; an interval not wholly inside one
+       window's :func:`window_bounds`, ``["booking_time"]`` (the buffers may reach outside);
+    4. always: the booking's blocked interval overlapping any busy interval (touching
+       ends are fine): ConflictError with ``constraint=OVERLAP_CONSTRAINT``,
+       ``["booking_time"]``.
     """
     check_minutes(duration_minutes, "duration_minutes")
     starts_at, ends_at = utc_interval(on_date, at, duration_minutes, tz)
@@ -110,6 +169,20 @@ def check_bookable(
                 f"(now is {now.astimezone(tz):%Y-%m-%d %H:%M} in {tz})",
                 fields=["booking_date", "booking_time"],
             )
+        if starts_at - now < timedelta(minutes=rules.min_notice_minutes):
+            raise ValidationError(
+                f"booking_date, booking_time: {when()} is less than "
+                f"{rules.min_notice_minutes} min from now "
+                f"({now.astimezone(tz):%Y-%m-%d %H:%M} in {tz}): the specialist needs that notice",
+                fields=["booking_date", "booking_time"],
+            )
+        last_day = rules.last_day(now, tz)
+        if last_day is not None and on_date > last_day:
+            raise ValidationError(
+                f"booking_date: {on_date.isoformat()} is beyond the specialist's horizon of "
+                f"{rules.max_advance_days} days (last bookable date {last_day.isoformat()})",
+                fields=["booking_date"],
+            )
         spans = (window_bounds(on_date, w, tz) for w in windows)
         if not any(ws <= starts_at and ends_at <= we for ws, we in spans):
             listed = ", ".join(f"{_hm(w.start)}-{_hm(w.end)}" for w in sorted(windows, key=_key))
@@ -118,11 +191,13 @@ def check_bookable(
                 f"windows on {on_date.isoformat()}: {listed or 'none'}",
                 fields=["booking_time"],
             )
+    keeps_from, keeps_until = blocked((starts_at, ends_at), rules)
     for b_start, b_end in busy:
-        if max(starts_at, b_start) < min(ends_at, b_end):
+        if max(keeps_from, b_start) < min(keeps_until, b_end):
             raise ConflictError(
                 f"booking_time: {when()} overlaps a booking from "
-                f"{b_start.astimezone(tz):%Y-%m-%d %H:%M} to {b_end.astimezone(tz):%H:%M}",
+                f"{b_start.astimezone(tz):%Y-%m-%d %H:%M} to {b_end.astimezone(tz):%H:%M}"
+                " (buffers included)",
                 constraint=OVERLAP_CONSTRAINT,
                 fields=["booking_time"],
             )
@@ -139,8 +214,13 @@ def free_slots(
     duration_minutes: int,
     step_minutes: int | None,
     now: datetime,
+    rules: Rules = NO_RULES,
 ) -> list[datetime]:
     """Every start on ``on_date`` that :func:`check_bookable` would accept right now.
+
+    ``windows`` and ``busy`` mean what they mean there; with ``rules`` a slot also
+    leaves the buffers free, starts at least the notice after ``now``, and the whole
+    day is empty past the horizon.
 
     Candidates start at each window's opening and advance by ``step_minutes``
     (default: ``duration_minutes``) of real elapsed time, so across a DST change
@@ -162,23 +242,33 @@ def free_slots(
     step = timedelta(minutes=min(duration_minutes if step_minutes is None else step_minutes, _DAY))
     spans = [window_bounds(on_date, w, tz) for w in windows]
     spans = [(ws, we) for ws, we in spans if ws + duration <= we]
-    if day_off or not spans:
+    last_day = rules.last_day(now, tz)
+    if day_off or not spans or (last_day is not None and on_date > last_day):
         return []
-    taken = _day_busy(busy, min(ws for ws, _ in spans), max(we for _, we in spans))
-    found: set[datetime] = set()
+    before = timedelta(minutes=rules.buffer_before_minutes)
+    keeps = duration + before + timedelta(minutes=rules.buffer_after_minutes)
+    earliest = now + timedelta(minutes=rules.min_notice_minutes)
+    lo = min(ws for ws, _ in spans) - before
+    taken = _day_busy(busy, lo, max(we for _, we in spans) - before + keeps)
+    found: dict[datetime, datetime] = {}
+    count = len(taken)
     for ws, we in spans:
-        # taken[i] is the first busy interval not over by `start`: those before it have ended,
-        # those after it start no earlier, so the slot is free iff it ends by taken[i]'s start.
+        # A slot at `start` keeps [kf, kf + keeps) with kf = start - before. taken[i] is the
+        # first busy interval not over by kf: those before it have ended, those after it
+        # start no earlier, so the slot is free iff its span ends by taken[i]'s start.
         i = 0
-        start = ws
-        while start + duration <= we:
-            while i < len(taken) and taken[i][1] <= start:
-                i += 1
-            free = i == len(taken) or start + duration <= taken[i][0]
-            if free and start > now and _round_trips(start, on_date, tz):
-                found.add(start)
-            start += step
-    return [s.astimezone(tz) for s in sorted(found)]
+        kf, last = ws - before, we - duration - before
+        while kf <= last:
+            start = kf + before
+            if start > now and start >= earliest:
+                while i < count and taken[i][1] <= kf:
+                    i += 1
+                if (i == count or kf + keeps <= taken[i][0]) and start not in found:
+                    local = start.astimezone(tz)
+                    if _round_trips(local, on_date):
+                        found[start] = local
+            kf += step
+    return [found[s] for s in sorted(found)]
 
 
 ALLOWED_MOVES: Mapping[BookingStatus, frozenset[BookingStatus]] = MappingProxyType(
@@ -218,10 +308,12 @@ def _instant(on_date: date, at: time, tz: ZoneInfo) -> datetime:
     return local.replace(fold=0).astimezone(UTC)
 
 
-def _round_trips(instant: datetime, on_date: date, tz: ZoneInfo) -> bool:
-    """Whether the local wall time of ``instant`` on ``on_date`` reads back as ``instant``."""
-    local = instant.astimezone(tz)
-    return local.date() == on_date and local_to_utc(on_date, local.time(), tz) == instant
+def _round_trips(local: datetime, on_date: date) -> bool:
+    """Whether ``local`` (an instant just converted to the zone) on ``on_date`` is what its
+    wall-clock time reads back as: the conversion never yields a skipped time, and marks
+    the second pass through a repeated hour with ``fold=1``, the one ``local_to_utc``
+    (first occurrence) would not give back."""
+    return local.date() == on_date and local.fold == 0
 
 
 def _day_busy(busy: Sequence[Interval], lo: datetime, hi: datetime) -> list[Interval]:

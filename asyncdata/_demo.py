@@ -16,6 +16,7 @@ from asyncdata.errors import ConflictError
 from asyncdata.models import Booking, Specialist
 from asyncdata.repositories import (
     BookingRepository,
+    DateOverrideRepository,
     DayOffRepository,
     ScheduleRepository,
     SpecialistRepository,
@@ -23,7 +24,7 @@ from asyncdata.repositories import (
 
 __all__ = ["run_demo"]
 
-SPECIALISTS = [
+SPECIALISTS: list[dict[str, object]] = [
     {
         "name": "Dr. Élodie Martin",
         "email": "elodie.martin@example.com",
@@ -39,9 +40,12 @@ SPECIALISTS = [
         "languages": "English, Spanish",
         "timezone": "America/New_York",
         "bio": "Skin care for all ages.",
+        "buffer_after_minutes": 15,  # time to clean up: slots leave 15 minutes after each booking
     },
 ]
 WINDOWS = [(time(9), time(12)), (time(13), time(17))]
+OVERRIDE = [(time(10), time(12))]
+"""Thursday's hours of the second specialist: a date override replacing the weekly plan."""
 CLIENTS = [("Ana Souza", "ana@example.com"), ("Ben Weiss", "ben@example.com")]
 
 
@@ -99,6 +103,10 @@ async def seed(monday: date) -> list[Specialist]:
                         "reason": "Conference",
                     }
                 )
+        thursday = monday + timedelta(days=3)
+        overrides = DateOverrideRepository(db)
+        if not await overrides.get_by_specialist(result[1].id, thursday, thursday):
+            await overrides.set_day(result[1].id, thursday, OVERRIDE)
         for specialist, (client, email) in zip(result, CLIENTS, strict=True):
             for day, at in ((0, time(9)), (1, time(14))):
                 with suppress(ConflictError):  # booked by an earlier run
@@ -131,19 +139,29 @@ async def report(specialists: Sequence[Specialist], monday: date) -> None:
             )
         )
         repo = BookingRepository(db)
+        friday = monday + timedelta(days=4)
+        # One call, two statements, for every specialist and day of the week.
+        week = await repo.get_availability([s.id for s in specialists], monday, friday)
         for specialist in specialists:
-            rows = []
-            for offset in range(5):
-                on_date = monday + timedelta(days=offset)
-                slots = await repo.get_available_slots(specialist.id, on_date, duration_minutes=60)
-                rows.append(_slots_row(on_date, slots))
+            rows = [_slots_row(day, slots) for day, slots in week[specialist.id].items()]
+            rules = f"buffer after {specialist.buffer_after_minutes} min"
             print(
                 table(
-                    f"Free 60-minute slots next week: {specialist.name} ({specialist.timezone})",
+                    f"Free 60-minute slots next week: {specialist.name} ({specialist.timezone}, "
+                    f"{rules})",
                     ["date", "free", "starts (local time)"],
                     rows,
                 )
             )
+        overrides: list[list[object]] = []
+        for specialist in specialists:
+            for row in await DateOverrideRepository(db).get_by_specialist(
+                specialist.id, monday, friday
+            ):
+                hours = "closed" if row.start_time is None else f"{row.start_time:%H:%M}-"
+                hours += "" if row.end_time is None else f"{row.end_time:%H:%M}"
+                overrides.append([specialist.name, row.override_date.strftime("%a %d %b"), hours])
+        print(table("Date overrides next week", ["specialist", "date", "hours"], overrides))
         booked: list[Booking] = []
         for specialist in specialists:
             booked += await repo.get_by_specialist(specialist.id, date_from=monday)

@@ -143,6 +143,29 @@ def build_operations(target: Target, data: Dataset, sizes: Sizes) -> list[Operat
             note="raw: fetch of the rows it needs only",
         ),
     ]
+    # Ten specialists: the one with the slot bookings and nine with a weekly plan and a day off.
+    ten = [data.slot_specialist_id, *ids[:9]]
+    span = sizes.slot_days
+    operations += [
+        Operation(
+            "availability",
+            f"get_availability: {len(ten)} specialists x {span} days in one call",
+            rounds=10,
+            calls=3,
+            arguments=lambda n: (ten, data.first_day, span),
+            limits={},
+            note="hand-written: 4 queries for the range, then a slot search per day",
+        ),
+        Operation(
+            "availability_by_day",
+            f"the same as {len(ten) * span} get_available_slots calls (one session)",
+            rounds=3,
+            calls=1,
+            arguments=lambda n: (ten, data.first_day, span),
+            limits={},
+            note="hand-written: its own single-day slot search, called per day",
+        ),
+    ]
     if target.backend == "postgresql":
         rows = _distinct_slots(data, booked)
         operations.append(

@@ -82,6 +82,8 @@ async def seed(target: Target, sizes: Sizes) -> Dataset:
                     "duration_minutes": 10,
                     "starts_at": starts_at,
                     "ends_at": ends_at,
+                    "blocked_from": starts_at,
+                    "blocked_until": ends_at,
                 }
             )
         if bookings:

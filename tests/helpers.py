@@ -12,7 +12,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from asyncdata.database import create_engine, transaction
-from asyncdata.models import AdminLog, Base, Booking, DayOff, Schedule, Specialist, UserSession
+from asyncdata.models import (
+    AdminLog,
+    Base,
+    Booking,
+    DateOverride,
+    DayOff,
+    Schedule,
+    Specialist,
+    UserSession,
+)
 from asyncdata.repositories import (
     AdminLogRepository,
     BookingRepository,
@@ -44,6 +53,7 @@ class StatementCounter:
 
 
 MODELS: tuple[type[Base], ...] = (Specialist, Schedule, DayOff, Booking, UserSession, AdminLog)
+MODELS += (DateOverride,)
 
 _emails = itertools.count(1)
 

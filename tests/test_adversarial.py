@@ -37,10 +37,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncdata.database import create_engine, session_factory, transaction
 from asyncdata.errors import AsyncDataError
-from asyncdata.models import AdminLog, Base, Booking, DayOff, Schedule, Specialist, UserSession
+from asyncdata.models import (
+    AdminLog,
+    Base,
+    Booking,
+    DateOverride,
+    DayOff,
+    Schedule,
+    Specialist,
+    UserSession,
+)
 from asyncdata.repositories import (
     AdminLogRepository,
     BookingRepository,
+    DateOverrideRepository,
     DayOffRepository,
     ScheduleRepository,
     SpecialistRepository,
@@ -134,6 +144,10 @@ SPECIALIST = {
     "languages": texts,
     "timezone": st.sampled_from(["UTC", "Europe/Berlin", "Nope/Zone", "", "utc", "\x00"]),
     "is_active": flags,
+    "buffer_before_minutes": numbers,
+    "buffer_after_minutes": numbers,
+    "min_notice_minutes": numbers,
+    "max_advance_days": st.one_of(st.none(), numbers),
 }
 SCHEDULE = {
     "specialist_id": ids,
@@ -143,6 +157,12 @@ SCHEDULE = {
     "is_active": flags,
 }
 DAY_OFF = {"specialist_id": ids, "date": dates, "reason": texts, "is_active": flags}
+DATE_OVERRIDE = {
+    "specialist_id": ids,
+    "override_date": dates,
+    "start_time": st.one_of(st.none(), times),
+    "end_time": st.one_of(st.none(), times),
+}
 BOOKING = {
     "specialist_id": ids,
     "client_name": texts,
@@ -183,6 +203,15 @@ VALID = {
         {},
     ),
     DayOff: ({"specialist_id": st.integers(1, 5), "date": soon}, {"reason": small_text}),
+    DateOverride: (
+        {
+            "specialist_id": st.integers(1, 5),
+            "override_date": soon,
+            "start_time": st.integers(6, 11).map(time),
+            "end_time": st.integers(12, 20).map(time),
+        },
+        {},
+    ),
     Booking: (
         {
             "specialist_id": st.integers(1, 5),
@@ -203,6 +232,7 @@ FIELDS = {
     Specialist: SPECIALIST,
     Schedule: SCHEDULE,
     DayOff: DAY_OFF,
+    DateOverride: DATE_OVERRIDE,
     Booking: BOOKING,
     UserSession: SESSION,
     AdminLog: LOG,
@@ -211,12 +241,15 @@ REPOS: dict[type[Base], Any] = {
     Specialist: SpecialistRepository,
     Schedule: ScheduleRepository,
     DayOff: DayOffRepository,
+    DateOverride: DateOverrideRepository,
     Booking: BookingRepository,
     UserSession: UserSessionRepository,
     AdminLog: AdminLogRepository,
 }
 RELATIONS = {Specialist: ["schedules", "days_off", "bookings"], Schedule: ["specialist"]}
+RELATIONS[Specialist].append("date_overrides")
 RELATIONS |= {DayOff: ["specialist"], Booking: ["specialist"]}
+RELATIONS |= {DateOverride: ["specialist"]}
 
 # -- calls ------------------------------------------------------------------------------
 
@@ -301,7 +334,7 @@ def common_calls(model: type[Base]) -> list[Call]:
             call(model, "delete", ids, writes=True),
             call(model, "hard_delete", ids, writes=True),
         ]
-    if model is not Schedule:
+    if model not in (Schedule, DateOverride):  # no text to search
         found.append(call(model, "search", texts, limit=numbers, include_inactive=flags))
     return found
 
@@ -336,6 +369,30 @@ CALLS = [c for model in REPOS for c in common_calls(model)] + [
     call(
         Booking, "get_available_slots", ids, dates, duration_minutes=numbers, step_minutes=numbers
     ),
+    call(
+        Booking,
+        "get_availability",
+        st.one_of(st.lists(ids, max_size=3), st.sampled_from([None, "1", 5, {1: 2}, [[1]]])),
+        st.one_of(soon, dates),
+        st.one_of(soon, dates),
+        duration_minutes=numbers,
+        step_minutes=numbers,
+    ),
+    call(
+        DateOverride,
+        "set_day",
+        ids,
+        st.one_of(soon, dates),
+        st.one_of(
+            st.lists(st.tuples(times, times), max_size=3),
+            st.lists(st.tuples(work_times, work_times), max_size=3),
+            st.sampled_from([None, "09:00-10:00", [(1, 2)], {}, [[time(9)]], (), []]),
+        ),
+        writes=True,
+        creates=True,
+    ),
+    call(DateOverride, "clear_day", ids, st.one_of(soon, dates), writes=True),
+    call(DateOverride, "get_by_specialist", ids, date_from=dates, date_to=dates),
     call(UserSession, "get_by_session_id", st.one_of(st.sampled_from(["sess-0", "sess-2"]), texts)),
     call(
         UserSession, "extend", st.sampled_from(["sess-0", "sess-1", "nope"]), numbers, writes=True
@@ -455,10 +512,11 @@ async def check_keeps_contract(target: Attacked, c: Call, args: Args) -> None:
     if not c.writes:
         assert await target.snapshot() == before, "a read wrote"
         return
-    for obj in models_in(outcome):
+    removed = c.model is DateOverride and c.method == "delete"  # gives back the removed row
+    for obj in [] if removed else models_in(outcome):
         row_id = obj.id  # type: ignore[attr-defined]
         assert await stored(sessions, type(obj), row_id) == columns_of(obj)
-    if c.method == "hard_delete":
+    if c.method == "hard_delete" or (c.model is DateOverride and c.method == "delete"):
         assert await stored(sessions, c.model, args[0][0]) is None
 
 

@@ -15,11 +15,15 @@ from hypothesis import strategies as st
 
 from asyncdata._availability import (
     ALLOWED_MOVES,
+    NO_RULES,
     OVERLAP_CONSTRAINT,
     Interval,
+    Rules,
     Window,
+    blocked,
     check_bookable,
     check_move,
+    day_windows,
     free_slots,
     window_bounds,
 )
@@ -407,10 +411,15 @@ def reference_slots(
     duration: int,
     step: int | None,
     now: datetime,
+    rules: Rules = NO_RULES,
 ) -> list[datetime]:
     """Minute by minute, no cleverness: the slots create() would accept on on_date."""
     if day_off:
         return []
+    horizon = rules.max_advance_days
+    if horizon is not None and (on_date - now.astimezone(tz).date()).days > horizon:
+        return []
+    before, after = rules.buffer_before_minutes, rules.buffer_after_minutes
     every = duration if step is None else step
     busy_minutes: set[datetime] = set()
     for b_start, b_end in busy:
@@ -426,12 +435,12 @@ def reference_slots(
             if k % every:
                 continue
             s = opens + k * MINUTE
-            if s <= now:
+            if s <= now or (s - now) < rules.min_notice_minutes * MINUTE:
                 continue
             minutes = [s + j * MINUTE for j in range(duration)]
             if not all(opens <= m and m + MINUTE <= closes for m in reversed(minutes)):
                 continue
-            if any(m in busy_minutes for m in minutes):
+            if any(s + j * MINUTE in busy_minutes for j in range(-before, duration + after)):
                 continue
             wall = s.astimezone(tz)
             if local_to_utc(on_date, wall.time(), tz) != s:
@@ -577,3 +586,162 @@ def test_with_step_one_slots_are_exactly_the_bookable_minutes(sc: Scenario) -> N
             continue
         bookable_starts.append(starts)
     assert [s.astimezone(UTC) for s in sc.free()] == sorted(set(bookable_starts))
+
+
+# --- buffers, date overrides, notice and horizon (SPEC 16) ---------------------------------
+
+
+@dataclass(frozen=True)
+class RuledScenario:
+    """A Scenario whose date may have an override (None: none; []: closed; else part-day
+    windows) and whose specialist has buffers, notice and a horizon."""
+
+    base: Scenario
+    override: list[Window] | None
+    rules: Rules
+
+    @property
+    def windows(self) -> Sequence[Window]:
+        sc = self.base
+        overrides = {} if self.override is None else {sc.on_date: self.override}
+        return day_windows(sc.on_date, {sc.on_date.weekday(): sc.windows}, overrides)
+
+    def free(self) -> list[datetime]:
+        sc = self.base
+        return free_slots(
+            on_date=sc.on_date,
+            tz=sc.tz,
+            windows=self.windows,
+            day_off=sc.day_off,
+            busy=sc.busy,
+            duration_minutes=sc.duration,
+            step_minutes=sc.step,
+            now=sc.now,
+            rules=self.rules,
+        )
+
+    def bookable(self, at: time) -> Interval:
+        sc = self.base
+        return check_bookable(
+            on_date=sc.on_date,
+            at=at,
+            duration_minutes=sc.duration,
+            tz=sc.tz,
+            windows=self.windows,
+            day_off=sc.day_off,
+            busy=sc.busy,
+            now=sc.now,
+            rules=self.rules,
+        )
+
+
+buffers = st.one_of(st.just(0), st.integers(0, 240), st.sampled_from([15, 30, 240]))
+
+
+@st.composite
+def ruled_scenarios(
+    draw: st.DrawFn, step: st.SearchStrategy[int | None] | None = None
+) -> RuledScenario:
+    base = draw(scenarios(step))
+    windows = st.lists(
+        st.lists(minute_of_day, min_size=2, max_size=2, unique=True).map(sorted), max_size=2
+    ).map(lambda pairs: [Window(as_time(a), as_time(b)) for a, b in pairs])
+    override = draw(st.one_of(st.none(), st.just([]), windows))
+    rules = Rules(
+        buffer_before_minutes=draw(buffers),
+        buffer_after_minutes=draw(buffers),
+        min_notice_minutes=draw(st.one_of(st.just(0), st.integers(0, 3000))),
+        max_advance_days=draw(st.one_of(st.none(), st.integers(0, 3))),
+    )
+    # Half the time "now" is near the date, so notice and horizon both bite.
+    if draw(st.booleans()):
+        offset = draw(st.integers(-4 * 1440, 1440))
+        moment = datetime.combine(base.on_date, time(0), tzinfo=UTC) + offset * MINUTE
+        base = Scenario(**{**base.__dict__, "now": moment})
+    return RuledScenario(base, override, rules)
+
+
+@PROPERTY
+@given(ruled_scenarios())
+def test_free_slots_with_rules_match_brute_force(rs: RuledScenario) -> None:
+    sc = rs.base
+    chosen = sc.windows if rs.override is None else rs.override
+    expected = reference_slots(
+        sc.on_date, sc.tz, chosen, sc.day_off, sc.busy, sc.duration, sc.step, sc.now, rs.rules
+    )
+    assert rs.free() == expected
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(ruled_scenarios(step=st.just(1)))
+def test_with_rules_and_step_one_slots_are_exactly_the_bookable_minutes(
+    rs: RuledScenario,
+) -> None:
+    accepted = []
+    for minute in range(1440):
+        try:
+            starts, _ = rs.bookable(as_time(minute))
+        except (ValidationError, ConflictError):
+            continue
+        accepted.append(starts)
+    assert [s.astimezone(UTC) for s in rs.free()] == sorted(set(accepted))
+
+
+def test_day_windows_prefers_the_override_and_an_empty_one_closes_the_day() -> None:
+    weekly = {JUNE.weekday(): [NINE_TO_FIVE]}
+    assert day_windows(JUNE, weekly, {}) == [NINE_TO_FIVE]
+    assert day_windows(JUNE, weekly, {JUNE: []}) == []
+    assert day_windows(JUNE, weekly, {JUNE: [EARLY]}) == [EARLY]
+    assert day_windows(JUNE + timedelta(days=1), weekly, {JUNE: []}) == ()
+
+
+def test_buffers_keep_their_span_free_but_may_reach_outside_the_window() -> None:
+    rules = Rules(buffer_before_minutes=30, buffer_after_minutes=15)
+    # 09:00 opens the window: the 30 min before lie outside it, which is fine.
+    assert bookable(at=time(9), rules=rules) == (z(2026, 6, 1, 7), z(2026, 6, 1, 8))
+    assert blocked((z(2026, 6, 1, 7), z(2026, 6, 1, 8)), rules) == (
+        z(2026, 6, 1, 6, 30),
+        z(2026, 6, 1, 8, 15),
+    )
+    # A booking 10:00-11:00 Berlin blocks 09:30-11:15; another one, buffers and all, must
+    # stay clear of that span: 11:00 would need 10:30-12:15.
+    busy = [blocked((z(2026, 6, 1, 8), z(2026, 6, 1, 9)), rules)]
+    error = rejected(ConflictError, at=time(11), busy=busy, rules=rules)
+    assert error.constraint == OVERLAP_CONSTRAINT
+    assert bookable(at=time(11, 45), busy=busy, rules=rules)[0] == z(2026, 6, 1, 9, 45)
+    assert walls(slots(busy=busy, rules=rules, step_minutes=15))[:3] == [
+        "11:45+0200",
+        "12:00+0200",
+        "12:15+0200",
+    ]
+
+
+def test_notice_is_real_elapsed_time_across_a_dst_change() -> None:
+    # Berlin springs forward at 02:00 on BERLIN_SPRING: 01:00 to 04:00 is two real hours.
+    now = datetime.combine(BERLIN_SPRING, time(1), tzinfo=BERLIN).astimezone(UTC)
+    rules = Rules(min_notice_minutes=120)
+    common = {"on_date": BERLIN_SPRING, "windows": [EARLY], "now": now, "rules": rules}
+    assert bookable(at=time(4), **common)[0] == now + timedelta(hours=2)
+    error = rejected(ValidationError, at=time(3, 59), **common)
+    assert error.fields == ("booking_date", "booking_time")
+    assert walls(slots(**common)) == ["04:00+0200", "05:00+0200"]
+
+
+def test_horizon_counts_days_in_the_specialists_zone() -> None:
+    # 23:30 UTC on May 31 is already June 1 in Berlin: "today + 0 days" is June 1 there.
+    now = z(2026, 5, 31, 23, 30)
+    rules = Rules(max_advance_days=0)
+    assert bookable(now=now, rules=rules)[0] == z(2026, 6, 1, 8)
+    error = rejected(ValidationError, on_date=JUNE + timedelta(days=1), now=now, rules=rules)
+    assert error.fields == ("booking_date",)
+    assert slots(on_date=JUNE + timedelta(days=1), now=now, rules=rules) == []
+    assert rejected(ValidationError, tz=NEW_YORK, now=now, rules=rules).fields == ("booking_date",)
+
+
+def test_enforce_availability_false_skips_notice_and_horizon_not_buffers() -> None:
+    rules = Rules(buffer_after_minutes=60, min_notice_minutes=10**5, max_advance_days=0)
+    assert bookable(enforce_availability=False, rules=rules, now=z(2026, 6, 1))[0] == z(
+        2026, 6, 1, 8
+    )
+    busy = [(z(2026, 6, 1, 9, 30), z(2026, 6, 1, 10))]
+    rejected(ConflictError, enforce_availability=False, rules=rules, busy=busy)

@@ -24,6 +24,8 @@ EXPECTED_ALL: dict[str, set[str]] = {
         "BookingStatus",
         "ConfigurationError",
         "ConflictError",
+        "DateOverride",
+        "DateOverrideRepository",
         "DayOff",
         "DayOffRepository",
         "NotFoundError",
@@ -60,6 +62,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
         "Base",
         "Booking",
         "BookingStatus",
+        "DateOverride",
         "DayOff",
         "Schedule",
         "Specialist",
@@ -72,6 +75,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
         "AdminLogRepository",
         "AppendOnlyRepository",
         "BookingRepository",
+        "DateOverrideRepository",
         "DayOffRepository",
         "Repository",
         "ScheduleRepository",
@@ -107,12 +111,14 @@ SPEC_NAMES: dict[str, set[str]] = {
         "BookingStatus",
         "UserSession",
         "AdminLog",
+        "DateOverride",
     },
     "asyncdata.repositories": {
         "SpecialistRepository",
         "ScheduleRepository",
         "DayOffRepository",
         "BookingRepository",
+        "DateOverrideRepository",
         "UserSessionRepository",
         "AdminLogRepository",
     },
@@ -129,6 +135,18 @@ SPEC_COLUMNS: dict[str, set[str]] = {
         "languages",
         "timezone",
         "is_active",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "min_notice_minutes",
+        "max_advance_days",
+        "created_at",
+        "updated_at",
+    },
+    "DateOverride": {
+        "specialist_id",
+        "override_date",
+        "start_time",
+        "end_time",
         "created_at",
         "updated_at",
     },
@@ -152,6 +170,8 @@ SPEC_COLUMNS: dict[str, set[str]] = {
         "duration_minutes",
         "starts_at",
         "ends_at",
+        "blocked_from",
+        "blocked_until",
         "status",
         "notes",
         "created_at",
@@ -208,8 +228,10 @@ SPECIFIC_METHODS: dict[str, list[str]] = {
         "mark_no_show",
         "reschedule",
         "get_available_slots",
+        "get_availability",
         "erase_client",
     ],
+    "DateOverrideRepository": ["set_day", "clear_day", "get_by_specialist"],
     "UserSessionRepository": [
         "get_by_session_id",
         "extend",
@@ -319,6 +341,7 @@ def test_booking_statuses() -> None:
         for repo in SPECIFIC_METHODS
         for method in COMMON_METHODS
         if (repo, method) != ("ScheduleRepository", "search")  # no text to search
+        and (repo, method) != ("DateOverrideRepository", "search")
         and not (repo == "AdminLogRepository" and method in APPEND_ONLY_ABSENT)
     ]
     + [(repo, method) for repo, methods in SPECIFIC_METHODS.items() for method in methods],

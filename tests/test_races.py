@@ -226,3 +226,33 @@ async def test_a_slot_freed_by_a_racing_cancel_is_taken_at_most_once(
         assert len(in_slot) <= 1
         if not in_slot:  # every racer came too early: the cancel must have freed the slot anyway
             assert (await repo.create(booking(ada.id, at))).starts_at == original.starts_at
+
+
+async def test_fifty_tasks_booking_into_each_others_buffers(
+    sessions: Sessions, db: AsyncSession, backend: str
+) -> None:
+    """10-minute bookings every 5 minutes, with 5-minute buffers on each side: each blocks
+    20 minutes, so two fit together iff their starts lie 20 minutes apart or more. The
+    database guard must let through a set of pairwise compatible bookings that no loser
+    could join (every loser met a winner's buffers), whatever the interleaving."""
+    bea = await make_specialist(
+        db, email="bea.races@example.com", buffer_before_minutes=5, buffer_after_minutes=5
+    )
+    rows = [booking(bea.id, minutes_after(time(9), 5 * i), 10) for i in range(TASKS)]
+    results, elapsed = await race(sessions, *(book(sessions, row) for row in rows))
+    winners = sorted((r for r in results if isinstance(r, Booking)), key=lambda b: b.starts_at)
+    print(f"race[{backend}]: {TASKS} tasks into buffers, {len(winners)} winners, {elapsed:.2f}s")
+
+    assert unexpected(results, ConflictError) == []
+    assert len(winners) + sum(isinstance(r, ConflictError) for r in results) == TASKS
+
+    def minute(at: time) -> int:
+        return at.hour * 60 + at.minute
+
+    kept = [minute(b.booking_time) for b in winners]
+    assert all(later - earlier >= 20 for earlier, later in pairwise(kept))
+    for row, result in zip(rows, results, strict=True):
+        if isinstance(result, ConflictError):
+            assert any(abs(minute(row["booking_time"]) - k) < 20 for k in kept), row
+    assert [b.id for b in await stored(sessions, bea.id)] == [b.id for b in winners]
+    assert all(b.blocked_until - b.blocked_from == timedelta(minutes=20) for b in winners)

@@ -24,6 +24,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asyncdata._schema import MIGRATIONS, head_revision
@@ -35,6 +36,7 @@ from tests.helpers_pg import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"specialists", "schedules", "days_off", "bookings", "user_sessions", "admin_logs"}
+TABLES |= {"date_overrides"}
 
 
 @pytest.fixture
@@ -377,3 +379,44 @@ async def test_alembic_round_trip(schema_engine: AsyncEngine, empty_db_url: str)
     alembic(empty_db_url, "upgrade", "head")
     assert await tables(schema_engine) == TABLES | {"alembic_version"}
     assert await versions(schema_engine) == [script_head()]
+
+
+async def test_availability_revision_gives_existing_bookings_buffers_of_zero(
+    schema_engine: AsyncEngine, empty_db_url: str, backend: str
+) -> None:
+    """0005_availability fills ``blocked_from``/``blocked_until`` of stored bookings with
+    their own times, and its downgrade gives back 0002's guard over those times."""
+    alembic(empty_db_url, "upgrade", "0003_folded_text")
+    suffix = "+00" if backend == "postgresql" else ".000000"
+
+    def at(hour: int) -> str:
+        return f"'2030-01-07 {hour:02d}:00:00{suffix}'"
+
+    def insert_booking(hour: int) -> str:
+        return (
+            "INSERT INTO bookings (specialist_id, client_name, client_email, booking_date, "
+            f"booking_time, duration_minutes, starts_at, ends_at) VALUES (1, 'Kept', "
+            f"'kept@example.com', '2030-01-07', '{hour:02d}:00:00', 60, {at(hour)}, "
+            f"{at(hour + 1)})"
+        )
+
+    async with schema_engine.begin() as conn:
+        await conn.execute(text("INSERT INTO specialists (name, email) VALUES ('Old', 'o@x.io')"))
+        await conn.execute(text(insert_booking(9)))
+        await conn.execute(text(insert_booking(10)))
+    await schema_engine.dispose()
+    alembic(empty_db_url, "upgrade", "head")
+    async with session_factory(schema_engine)() as db:
+        kept = await BookingRepository(db).get_all()
+        assert [(b.blocked_from, b.blocked_until) for b in kept] == [
+            (b.starts_at, b.ends_at) for b in kept
+        ]
+        specialist = await SpecialistRepository(db).get_by_id(1)
+        assert specialist is not None and specialist.buffer_before_minutes == 0
+    await schema_engine.dispose()
+    alembic(empty_db_url, "downgrade", "0003_folded_text")
+    with pytest.raises(IntegrityError, match="ex_bookings_no_overlap"):
+        async with schema_engine.begin() as conn:
+            await conn.execute(text(insert_booking(9)))
+    async with schema_engine.begin() as conn:
+        await conn.execute(text(insert_booking(11)))  # touching: fine

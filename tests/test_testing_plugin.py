@@ -331,3 +331,24 @@ async def test_make_booking_without_a_schedule_says_why(
     bare = await make_specialist(schedule=False)
     with pytest.raises(ValidationError, match="no free 60-minute slot"):
         await make_booking(bare)
+
+
+async def test_factories_take_the_availability_fields(
+    make_specialist: MakeSpecialist, make_booking: MakeBooking
+) -> None:
+    """Buffers, notice and horizon pass through ``make_specialist``; ``make_booking``'s next
+    free slot then keeps them."""
+    ada = await make_specialist(
+        buffer_before_minutes=15, buffer_after_minutes=30, min_notice_minutes=2 * 24 * 60
+    )
+    assert (ada.buffer_before_minutes, ada.buffer_after_minutes) == (15, 30)
+    assert ada.max_advance_days is None
+    assert (await make_booking(ada)).starts_at >= datetime.now(UTC) + timedelta(days=2)
+    next_week = date.today() + timedelta(days=7)
+    monday = next_week + timedelta(days=-next_week.weekday() % 7)
+    first = await make_booking(ada, booking_date=monday)
+    second = await make_booking(ada, booking_date=monday)
+    assert (first.booking_time, second.booking_time) == (time(9), time(11))  # 10:00 is taken
+    assert second.blocked_from - first.blocked_until == timedelta(minutes=15)
+    with pytest.raises(ValidationError):
+        await make_specialist(buffer_after_minutes=241)

@@ -15,7 +15,7 @@ from asyncdata.models.folded import folded_column, search_text
 if TYPE_CHECKING:
     from asyncdata.models.specialist import Specialist
 
-__all__ = ["OVERLAP_CONSTRAINT", "Booking", "BookingStatus"]
+__all__ = ["GUARDS", "LONGEST_BLOCK_MINUTES", "OVERLAP_CONSTRAINT", "Booking", "BookingStatus"]
 
 
 class BookingStatus(enum.StrEnum):
@@ -43,6 +43,10 @@ class Booking(TimestampMixin, Base):
         ),
         Index("ix_bookings_specialist_id_booking_date", "specialist_id", "booking_date"),
         Index("ix_bookings_specialist_id_starts_at", "specialist_id", "starts_at"),
+        CheckConstraint(
+            "blocked_from <= starts_at AND ends_at <= blocked_until", name="blocked_covers_booking"
+        ),
+        Index("ix_bookings_specialist_id_blocked_from", "specialist_id", "blocked_from"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +59,11 @@ class Booking(TimestampMixin, Base):
     duration_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
+    blocked_from: Mapped[datetime]
+    """``starts_at`` minus the specialist's ``buffer_before_minutes`` when the booking was
+    placed; with ``blocked_until`` the span the overlap guard keeps for this booking alone."""
+    blocked_until: Mapped[datetime]
+    """``ends_at`` plus the specialist's ``buffer_after_minutes`` when the booking was placed."""
     status: Mapped[BookingStatus] = mapped_column(
         Enum(
             BookingStatus,
@@ -84,34 +93,44 @@ class Booking(TimestampMixin, Base):
 
 
 OVERLAP_CONSTRAINT = "ex_bookings_no_overlap"
-"""Forbids two non-cancelled bookings of one specialist from overlapping.
+"""Forbids the blocked intervals ``[blocked_from, blocked_until)`` of two non-cancelled
+bookings of one specialist from overlapping (a booking plus its buffers).
 
-Alembic revision 0002 creates it; the same DDL below runs when ``create_all``
-builds the table, so the fallback schema is guarded too. Autogenerate cannot
-compare it, so ``alembic/env.py`` leaves it out of ``alembic check``.
+Alembic revision 0005 creates it (0002 guarded ``[starts_at, ends_at)``); the same DDL
+below runs when ``create_all`` builds the table, so the fallback schema is guarded too.
+Autogenerate cannot compare it, so ``alembic/env.py`` leaves it out of ``alembic check``.
 """
+
+LONGEST_BLOCK_MINUTES = 1440 + 2 * 240
+"""The longest blocked interval: a 1440-minute booking with two 240-minute buffers. The
+SQLite guard looks only this far back, so its lookup is a bounded index range scan."""
 
 _CLASH = (
     f"SELECT RAISE(ABORT, '{OVERLAP_CONSTRAINT}') WHERE EXISTS (SELECT 1 FROM bookings AS other "
     "WHERE other.specialist_id = NEW.specialist_id AND other.status <> 'cancelled' "
-    "AND other.starts_at < NEW.ends_at AND NEW.starts_at < other.ends_at{extra});"
+    # Stored text is 'YYYY-MM-DD HH:MM:SS.ffffff'; datetime() drops the fraction, which only
+    # widens the bound, so no overlapping row is ever skipped.
+    f"AND other.blocked_from > datetime(NEW.blocked_from, '-{LONGEST_BLOCK_MINUTES} minutes') "
+    "AND other.blocked_from < NEW.blocked_until AND NEW.blocked_from < other.blocked_until"
+    "{extra});"
 )
-_GUARDS = {
+GUARDS = {
     "postgresql": [
         "CREATE EXTENSION IF NOT EXISTS btree_gist",
         f"ALTER TABLE bookings ADD CONSTRAINT {OVERLAP_CONSTRAINT} EXCLUDE USING gist "
-        "(specialist_id WITH =, tstzrange(starts_at, ends_at, '[)') WITH &&) "
+        "(specialist_id WITH =, tstzrange(blocked_from, blocked_until, '[)') WITH &&) "
         "WHERE (status <> 'cancelled')",
     ],
     "sqlite": [
         f"CREATE TRIGGER {OVERLAP_CONSTRAINT}_insert BEFORE INSERT ON bookings "
         f"WHEN NEW.status <> 'cancelled' BEGIN {_CLASH.format(extra='')} END",
         f"CREATE TRIGGER {OVERLAP_CONSTRAINT}_update BEFORE UPDATE OF specialist_id, "
-        "starts_at, ends_at, status ON bookings WHEN NEW.status <> 'cancelled' BEGIN "
+        "blocked_from, blocked_until, status ON bookings WHEN NEW.status <> 'cancelled' BEGIN "
         f"{_CLASH.format(extra=' AND other.id <> NEW.id')} END",
     ],
 }
-for _dialect, _statements in _GUARDS.items():
+"""The guard's DDL per dialect; revision 0005 runs the same statements."""
+for _dialect, _statements in GUARDS.items():
     for _statement in _statements:
         event.listen(
             Booking.__table__,

@@ -22,6 +22,7 @@ from asyncdata.models.folded import folded_column, language_key, search_text, te
 
 if TYPE_CHECKING:
     from asyncdata.models.booking import Booking
+    from asyncdata.models.date_override import DateOverride
 
 __all__ = ["DayOff", "Schedule", "Specialist"]
 
@@ -34,6 +35,12 @@ class Specialist(TimestampMixin, Base):
     the library keeps for case-insensitive matching; callers never set them."""
 
     __tablename__ = "specialists"
+    __table_args__ = (
+        CheckConstraint("buffer_before_minutes BETWEEN 0 AND 240", name="buffer_before_minutes"),
+        CheckConstraint("buffer_after_minutes BETWEEN 0 AND 240", name="buffer_after_minutes"),
+        CheckConstraint("min_notice_minutes >= 0", name="min_notice_minutes"),
+        CheckConstraint("max_advance_days >= 0", name="max_advance_days"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -44,6 +51,14 @@ class Specialist(TimestampMixin, Base):
     languages: Mapped[str | None] = mapped_column(String(500))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    buffer_before_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Minutes kept free before each new booking (0-240); see SPEC 16.1."""
+    buffer_after_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Minutes kept free after each new booking (0-240)."""
+    min_notice_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+    """A booking must start at least this many minutes after now."""
+    max_advance_days: Mapped[int | None]
+    """A booking must be on or before today + this many days (local); None: no limit."""
     search_text: Mapped[str] = folded_column(
         "name", "email", "specialization", "bio", "languages", folder=search_text
     )
@@ -67,6 +82,13 @@ class Specialist(TimestampMixin, Base):
         passive_deletes=True,
         lazy="raise",
         order_by="DayOff.date",
+    )
+    date_overrides: Mapped[list[DateOverride]] = relationship(
+        back_populates="specialist",
+        cascade=_CHILDREN,
+        passive_deletes=True,
+        lazy="raise",
+        order_by="(DateOverride.override_date, DateOverride.start_time)",
     )
     bookings: Mapped[list[Booking]] = relationship(
         back_populates="specialist",

@@ -3,6 +3,7 @@
 from asyncdata.repositories.admin_log import AdminLogRepository
 from asyncdata.repositories.base import BATCH_SIZE, AppendOnlyRepository, Repository
 from asyncdata.repositories.booking import BookingRepository
+from asyncdata.repositories.date_override import DateOverrideRepository
 from asyncdata.repositories.specialist import (
     DayOffRepository,
     ScheduleRepository,
@@ -15,6 +16,7 @@ __all__ = [
     "AdminLogRepository",
     "AppendOnlyRepository",
     "BookingRepository",
+    "DateOverrideRepository",
     "DayOffRepository",
     "Repository",
     "ScheduleRepository",

@@ -1,5 +1,9 @@
 """Bookings: placement by the booking rules, status moves and free slots.
 
+Reads for the rules (the calendar, the bookings near a range) live in
+``asyncdata.repositories._availability_reads``; a booking's blocked span (its
+buffers) is written here with its times.
+
 The rules themselves live in ``asyncdata._availability`` as plain functions;
 this module loads the rows they need (a fixed number of statements, whatever
 the number of bookings) and writes the result. Overlaps are left to the
@@ -10,23 +14,14 @@ on PostgreSQL, triggers on SQLite; the violation arrives as a ConflictError.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from typing import Any, ClassVar, NamedTuple, cast
+from datetime import date, datetime, time, timedelta
+from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import case, func, select, update
 
-from asyncdata._availability import (
-    Interval,
-    Window,
-    check_bookable,
-    check_minutes,
-    check_move,
-    free_slots,
-    window_bounds,
-)
+from asyncdata._arguments import check_date_range, check_ids
+from asyncdata._availability import blocked, check_bookable, check_minutes, check_move
 from asyncdata._timezones import zone
 from asyncdata._validation import (
     FieldRule,
@@ -39,8 +34,15 @@ from asyncdata._validation import (
     normalised_email,
 )
 from asyncdata.errors import ConflictError, NotFoundError, ValidationError
-from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
+from asyncdata.models import Booking, BookingStatus, utcnow
 from asyncdata.models.folded import fold
+from asyncdata.repositories._availability_reads import (
+    Calendar,
+    free_days,
+    load_busy,
+    load_calendar,
+    utc_reach,
+)
 from asyncdata.repositories._erasure import erase_client
 from asyncdata.repositories.base import Repository
 from asyncdata.repositories.searchable import Searchable
@@ -48,27 +50,6 @@ from asyncdata.repositories.searchable import Searchable
 __all__ = ["BookingRepository"]
 
 _PLACEMENT = ("specialist_id", "booking_date", "booking_time", "duration_minutes")
-
-
-class _SpecialistInfo(NamedTuple):
-    timezone: str
-    is_active: bool
-
-
-@dataclass
-class _Calendar:
-    """What the rules need to know about the specialists involved in a write."""
-
-    specialists: dict[int, _SpecialistInfo] = field(default_factory=dict)
-    windows: dict[tuple[int, int], list[Window]] = field(default_factory=dict)
-    days_off: set[tuple[int, date]] = field(default_factory=set)
-
-
-def _equal_or_in(column: Any, values: set[Any]) -> ColumnElement[bool]:
-    """``column = v`` for one value (cheaper to execute than an expanding IN), else IN."""
-    if len(values) == 1:
-        return cast(ColumnElement[bool], column == next(iter(values)))
-    return cast(ColumnElement[bool], column.in_(values))
 
 
 class BookingRepository(Searchable[Booking], Repository[Booking]):
@@ -130,8 +111,7 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         merged.update(values)
         merged.setdefault("duration_minutes", 60)
         calendar = await self._calendar([merged], enforce=enforce)
-        starts_at, ends_at = self._place(merged, calendar, enforce=enforce, now=utcnow())
-        return {**values, "starts_at": starts_at, "ends_at": ends_at}
+        return {**values, **self._place(merged, calendar, enforce=enforce, now=utcnow())}
 
     async def prepare_many(
         self, rows: list[dict[str, Any]], *, enforce: bool
@@ -141,70 +121,25 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         calendar = await self._calendar(rows, enforce=enforce)
         now = utcnow()
         for row in rows:
-            row["starts_at"], row["ends_at"] = self._place(row, calendar, enforce=enforce, now=now)
+            row.update(self._place(row, calendar, enforce=enforce, now=now))
         return rows
 
     async def _calendar(
         self, rows: Sequence[Mapping[str, Any]], *, enforce: bool, lock: bool = True
-    ) -> _Calendar:
-        """The specialists of ``rows`` with, if ``enforce``, their active windows on the rows'
-        weekdays and their active days off on the rows' dates.
-
-        One statement when all rows share a date (every single-booking call), two otherwise.
-        With ``lock`` (every write) the specialists' rows are locked on PostgreSQL
-        (``FOR NO KEY UPDATE``, which foreign-key checks do not wait for): bookings of one
-        specialist are then written one at a time, so two racing inserts meet at this lock
-        rather than deadlocking inside the overlap guard, and the loser gets a
-        ``ConflictError`` at once instead of a ``TransientError`` a second later.
-        """
-        ids = {row["specialist_id"] for row in rows}
-        dates = {row["booking_date"] for row in rows}
-        single_date = next(iter(dates)) if len(dates) == 1 else None
-        stmt = select(Specialist.id, Specialist.timezone, Specialist.is_active).where(
-            _equal_or_in(Specialist.id, ids)
+    ) -> Calendar:
+        """The specialists of ``rows`` with their rules and, if ``enforce``, their windows,
+        date overrides and days off on the rows' dates: one statement, locking the
+        specialists' rows on PostgreSQL for writes (see ``load_calendar``)."""
+        return await load_calendar(
+            self.session,
+            {row["specialist_id"] for row in rows},
+            dates={row["booking_date"] for row in rows},
+            schedule=enforce,
+            lock=lock,
         )
-        if enforce:
-            window = and_(
-                Schedule.specialist_id == Specialist.id,
-                Schedule.is_active.is_(True),
-                _equal_or_in(Schedule.day_of_week, {d.weekday() for d in dates}),
-            )
-            stmt = (
-                stmt.add_columns(Schedule.day_of_week, Schedule.start_time, Schedule.end_time)
-                .outerjoin(Schedule, window)
-                .order_by(Schedule.start_time)
-            )
-            if single_date is not None:
-                day_off = exists().where(
-                    DayOff.specialist_id == Specialist.id,
-                    DayOff.date == single_date,
-                    DayOff.is_active.is_(True),
-                )
-                stmt = stmt.add_columns(day_off.label("day_off"))
-        if lock:
-            stmt = stmt.with_for_update(of=Specialist, key_share=True)
-        calendar = _Calendar()
-        for row in await self.session.execute(stmt):
-            calendar.specialists[row.id] = _SpecialistInfo(row.timezone, row.is_active)
-            if enforce and row.start_time is not None:
-                calendar.windows.setdefault((row.id, row.day_of_week), []).append(
-                    Window(row.start_time, row.end_time)
-                )
-            if single_date is not None and enforce and row.day_off:
-                calendar.days_off.add((row.id, single_date))
-        if enforce and single_date is None:
-            days_off = await self.session.execute(
-                select(DayOff.specialist_id, DayOff.date).where(
-                    DayOff.specialist_id.in_(ids),
-                    DayOff.date.in_(dates),
-                    DayOff.is_active.is_(True),
-                )
-            )
-            calendar.days_off = {(sid, day) for sid, day in days_off}
-        return calendar
 
     @staticmethod
-    def _timezone(calendar: _Calendar, specialist_id: int) -> ZoneInfo:
+    def _timezone(calendar: Calendar, specialist_id: int) -> ZoneInfo:
         """The zone of a specialist that may take bookings; raises for a missing or inactive one."""
         specialist = calendar.specialists.get(specialist_id)
         if specialist is None:
@@ -219,34 +154,33 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         return zone(specialist.timezone)
 
     def _place(
-        self, row: Mapping[str, Any], calendar: _Calendar, *, enforce: bool, now: datetime
-    ) -> Interval:
-        """The booking's UTC interval if the rules accept it. Overlaps are not checked here:
-        the database constraint is the one authority, and it cannot be raced."""
+        self, row: Mapping[str, Any], calendar: Calendar, *, enforce: bool, now: datetime
+    ) -> dict[str, datetime]:
+        """The booking's UTC interval and the span it blocks (its specialist's buffers now)
+        if the rules accept it. Overlaps are not checked here: the database constraint is
+        the one authority, and it cannot be raced."""
         sid, on_date = row["specialist_id"], row["booking_date"]
-        return check_bookable(
+        tz = self._timezone(calendar, sid)
+        rules = calendar.rules(sid)
+        interval = check_bookable(
             on_date=on_date,
             at=row["booking_time"],
             duration_minutes=row["duration_minutes"],
-            tz=self._timezone(calendar, sid),
-            windows=calendar.windows.get((sid, on_date.weekday()), []),
+            tz=tz,
+            windows=calendar.windows(sid, on_date),
             day_off=(sid, on_date) in calendar.days_off,
             busy=(),
             now=now,
             enforce_availability=enforce,
+            rules=rules,
         )
-
-    async def _occupied(
-        self, specialist_id: int, starts_at: datetime, ends_at: datetime
-    ) -> list[Interval]:
-        """The non-cancelled bookings of the specialist that overlap ``[starts_at, ends_at)``."""
-        stmt = select(Booking.starts_at, Booking.ends_at).where(
-            Booking.specialist_id == specialist_id,
-            Booking.status != BookingStatus.CANCELLED,
-            Booking.starts_at < ends_at,
-            Booking.ends_at > starts_at,
-        )
-        return [(s, e) for s, e in await self.session.execute(stmt)]
+        keeps = blocked(interval, rules)
+        return {
+            "starts_at": interval[0],
+            "ends_at": interval[1],
+            "blocked_from": keeps[0],
+            "blocked_until": keeps[1],
+        }
 
     # -- status moves -----------------------------------------------------------
 
@@ -380,11 +314,12 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
     ) -> list[datetime]:
         """Start times (aware, in the specialist's zone) that ``create`` would accept now.
 
-        Two statements whatever the number of bookings: the specialist with its
-        windows and day off, and the bookings overlapping those windows. An id no
-        row can have is a NotFoundError like a missing specialist; ``on_date``
-        must be a bookable date, ``duration_minutes`` 1 to 1440 and
-        ``step_minutes`` (default: the duration) at least 1, else ValidationError.
+        Two statements whatever the number of bookings: the specialist with its rules,
+        windows, date override and day off, then the blocked spans of the bookings near
+        that date (the one-day case of ``get_availability``). An id no row can have is a
+        NotFoundError like a missing specialist; ``on_date`` must be a bookable date,
+        ``duration_minutes`` 1 to 1440 and ``step_minutes`` (default: the duration) at
+        least 1, else ValidationError.
         """
         day = check_date(on_date, "on_date", instants=True)
         check_minutes(duration_minutes, "duration_minutes", high=1440)
@@ -393,34 +328,73 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
             raise NotFoundError(
                 f"specialist_id={specialist_id!r} not found", fields=["specialist_id"]
             )
-        specialist_id, on_date = checked, day
-        calendar = await self._read(
-            lambda: self._calendar(
-                [{"specialist_id": specialist_id, "booking_date": on_date}],
-                enforce=True,
-                lock=False,
-            )
+        return (await self._availability({checked}, day, day, duration_minutes, step_minutes))[
+            checked
+        ][day]
+
+    async def get_availability(
+        self,
+        specialist_ids: Iterable[int],
+        date_from: date,
+        date_to: date,
+        *,
+        duration_minutes: int = 60,
+        step_minutes: int | None = None,
+    ) -> dict[int, dict[date, list[datetime]]]:
+        """``get_available_slots`` of every specialist and day at once (SPEC 16.4).
+
+        ``{specialist_id: {local date: [start, ...]}}`` with every date from ``date_from``
+        to ``date_to`` (both included, at most 92 days), each specialist's days on its own
+        wall clock, equal to what ``get_available_slots`` answers for that day. Two
+        statements whatever the number of days, specialists and bookings. A missing
+        specialist is a NotFoundError; no ids give ``{}``.
+        """
+        ids = check_ids(specialist_ids, "specialist_ids")
+        first = check_date(date_from, "date_from", instants=True)
+        last = check_date(date_to, "date_to", instants=True)
+        check_date_range(first, last, names=("date_from", "date_to"))
+        check_minutes(duration_minutes, "duration_minutes", high=1440)
+        check_minutes(step_minutes, "step_minutes", optional=True)
+        if not ids:
+            return {}
+        return await self._availability(ids, first, last, duration_minutes, step_minutes)
+
+    async def _availability(
+        self,
+        ids: set[int | None],
+        first: date,
+        last: date,
+        duration_minutes: int,
+        step_minutes: int | None,
+    ) -> dict[int, dict[date, list[datetime]]]:
+        """Two statements: the calendar of the range, then the bookings it can meet."""
+        missing = sorted(repr(i) for i in ids if i is None)
+        wanted = {i for i in ids if i is not None}
+        calendar = (
+            await self._read(lambda: load_calendar(self.session, wanted, between=(first, last)))
+            if wanted
+            else None
         )
-        specialist = calendar.specialists.get(specialist_id)
-        if specialist is None:
+        found = calendar.specialists if calendar is not None else {}
+        missing += [repr(i) for i in sorted(wanted - set(found))]
+        if missing or calendar is None:
             raise NotFoundError(
-                f"specialist_id={specialist_id!r} not found", fields=["specialist_id"]
+                f"specialist_id={', '.join(missing)} not found", fields=["specialist_id"]
             )
-        windows = calendar.windows.get((specialist_id, on_date.weekday()), [])
-        if not specialist.is_active or not windows:
-            return []
-        tz = zone(specialist.timezone)
-        bounds = [window_bounds(on_date, window, tz) for window in windows]
-        day_start = min(start for start, _ in bounds)
-        day_end = max(end for _, end in bounds)
-        busy = await self._read(lambda: self._occupied(specialist_id, day_start, day_end))
-        return free_slots(
-            on_date=on_date,
-            tz=tz,
-            windows=windows,
-            day_off=(specialist_id, on_date) in calendar.days_off,
-            busy=busy,
-            duration_minutes=duration_minutes,
-            step_minutes=step_minutes,
-            now=utcnow(),
-        )
+        lo, hi = utc_reach(first, last)
+        active = {sid for sid, info in found.items() if info.is_active}
+        busy = await self._read(lambda: load_busy(self.session, active, lo, hi)) if active else {}
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        now = utcnow()
+        return {
+            sid: free_days(
+                calendar,
+                busy,
+                sid,
+                days,
+                duration_minutes=duration_minutes,
+                step_minutes=step_minutes,
+                now=now,
+            )
+            for sid in sorted(found)
+        }

@@ -37,7 +37,16 @@ class SpecialistRepository(Searchable[Specialist], Repository[Specialist]):
 
     model = Specialist
     default_order = ("name",)
-    rules: ClassVar[dict[str, FieldRule]] = {"email": email, "timezone": timezone_name}
+    rules: ClassVar[dict[str, FieldRule]] = {
+        "email": email,
+        "timezone": timezone_name,
+        "buffer_before_minutes": in_range(0, 240),
+        "buffer_after_minutes": in_range(0, 240),
+        "min_notice_minutes": in_range(0, 366 * 24 * 60),
+        "max_advance_days": in_range(0, 3660),
+    }
+    """Buffers up to 240 minutes each (the SQLite guard's lookup bound relies on it), notice
+    up to a year, horizon up to ten years."""
 
     async def get_by_email(
         self, address: str, *, include_inactive: bool = False

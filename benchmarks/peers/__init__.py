@@ -66,6 +66,15 @@ class Peer:
         """One booking, committed, on its own pooled connection."""
         raise NotImplementedError
 
+    async def availability(self, specialist_ids: list[int], first: date, days: int) -> Any:
+        """Free slot starts of every specialist on every day from ``first``, in one call:
+        ``{specialist_id: {date: [start, ...]}}``."""
+        raise NotImplementedError
+
+    async def availability_by_day(self, specialist_ids: list[int], first: date, days: int) -> Any:
+        """The same answer, built from one single-day slot search per specialist and day."""
+        raise NotImplementedError
+
 
 def available_peers(target: Target) -> tuple[list[Peer], dict[str, str]]:
     """The peers in table order, and why any optional one is missing."""

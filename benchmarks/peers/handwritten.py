@@ -13,7 +13,7 @@ SQLite, which no careful engineer would accept).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,9 @@ def with_span(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     starts_at, ends_at = utc_span(
         row["booking_date"], row["booking_time"], row["duration_minutes"], tz
     )
-    return {**row, "starts_at": starts_at, "ends_at": ends_at}
+    # No buffers in this peer: the blocked span is the booking itself.
+    span = {"blocked_from": starts_at, "blocked_until": ends_at}
+    return {**row, "starts_at": starts_at, "ends_at": ends_at, **span}
 
 
 class HandwrittenPeer(Peer):
@@ -191,3 +193,74 @@ class HandwrittenPeer(Peer):
             db.add(booking)
             await db.commit()
             return booking
+
+    async def availability(self, specialist_ids: list[int], first: date, days: int) -> Any:
+        """Four queries (specialists, their windows, days off, bookings of the range), then
+        the hand-written slot search per day. No buffers or date overrides: this peer's
+        schema use has none."""
+        last = first + timedelta(days=days - 1)
+        lo = datetime.combine(first, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+        hi = datetime.combine(last, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
+        async with self.sessions() as db:
+            zones = {
+                sid: ZoneInfo(name)
+                for sid, name in await db.execute(
+                    select(Specialist.id, Specialist.timezone).where(
+                        Specialist.id.in_(specialist_ids), ACTIVE
+                    )
+                )
+            }
+            windows: dict[tuple[int, int], list[Any]] = {}
+            for sid, dow, start, end in await db.execute(
+                select(
+                    Schedule.specialist_id,
+                    Schedule.day_of_week,
+                    Schedule.start_time,
+                    Schedule.end_time,
+                )
+                .where(Schedule.specialist_id.in_(specialist_ids), Schedule.is_active)
+                .order_by(Schedule.start_time)
+            ):
+                windows.setdefault((sid, dow), []).append((start, end))
+            off = {
+                (sid, day)
+                for sid, day in await db.execute(
+                    select(DayOff.specialist_id, DayOff.date).where(
+                        DayOff.specialist_id.in_(specialist_ids),
+                        DayOff.date.between(first, last),
+                        DayOff.is_active,
+                    )
+                )
+            }
+            busy: dict[int, list[Any]] = {}
+            for sid, starts_at, ends_at in await db.execute(
+                select(Booking.specialist_id, Booking.starts_at, Booking.ends_at).where(
+                    Booking.specialist_id.in_(specialist_ids),
+                    Booking.status != BookingStatus.CANCELLED,
+                    Booking.starts_at < hi,
+                    Booking.ends_at > lo,
+                )
+            ):
+                busy.setdefault(sid, []).append((starts_at, ends_at))
+        now = datetime.now(UTC)
+        found: dict[int, dict[date, list[datetime]]] = {}
+        for sid in specialist_ids:
+            tz = zones.get(sid)
+            by_day = found[sid] = {}
+            for n in range(days):
+                day = first + timedelta(days=n)
+                spans = windows.get((sid, day.weekday()), [])
+                if tz is None or (sid, day) in off or not spans:
+                    by_day[day] = []
+                    continue
+                by_day[day] = free_starts(day, tz, spans, busy.get(sid, []), SLOT_MINUTES, now)
+        return found
+
+    async def availability_by_day(self, specialist_ids: list[int], first: date, days: int) -> Any:
+        return {
+            sid: {
+                day: await self.slots(sid, day)
+                for day in (first + timedelta(days=n) for n in range(days))
+            }
+            for sid in specialist_ids
+        }

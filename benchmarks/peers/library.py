@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from asyncdata.repositories import BookingRepository, SpecialistRepository
@@ -49,3 +49,23 @@ class AsyncdataPeer(Peer):
     async def book(self, row: dict[str, Any]) -> Any:
         async with self.sessions() as db:
             return await BookingRepository(db).create(row)
+
+    async def availability(self, specialist_ids: list[int], first: date, days: int) -> Any:
+        async with self.sessions() as db:
+            return await BookingRepository(db).get_availability(
+                specialist_ids,
+                first,
+                first + timedelta(days=days - 1),
+                duration_minutes=SLOT_MINUTES,
+            )
+
+    async def availability_by_day(self, specialist_ids: list[int], first: date, days: int) -> Any:
+        async with self.sessions() as db:
+            repo = BookingRepository(db)
+            return {
+                sid: {
+                    day: await repo.get_available_slots(sid, day, duration_minutes=SLOT_MINUTES)
+                    for day in (first + timedelta(days=n) for n in range(days))
+                }
+                for sid in specialist_ids
+            }

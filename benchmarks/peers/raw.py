@@ -41,8 +41,9 @@ INSERT_SPECIALIST = (
 UPDATE_BIO = f"UPDATE specialists SET bio = $1, updated_at = $2 WHERE id = $3 RETURNING {COLUMNS}"
 INSERT_BOOKING = (
     "INSERT INTO bookings (specialist_id, client_name, client_email, booking_date, "
-    "booking_time, duration_minutes, starts_at, ends_at, status, created_at, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    "booking_time, duration_minutes, starts_at, ends_at, status, created_at, updated_at, "
+    "blocked_from, blocked_until) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 )
 WINDOWS = (
     "SELECT start_time, end_time FROM schedules WHERE specialist_id = $1 AND day_of_week = $2 "
@@ -133,6 +134,8 @@ class RawPeer(Peer):
                 "pending",
                 now,
                 now,
+                starts_at,  # blocked_from/blocked_until: this peer has no buffers
+                ends_at,
             )
         )
 
