@@ -79,7 +79,10 @@ __all__ = [
 FieldRule = Callable[[Any], Any]
 """Takes a type-checked value, returns it normalised or raises ValueError with the reason."""
 
-MANAGED_FIELDS = frozenset({"id", "created_at", "updated_at", "starts_at", "ends_at"})
+MANAGED_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "starts_at", "ends_at"}
+    | {"reference", "hold_expires_at", "idempotency_key", "request_fingerprint"}
+)
 """Columns the library sets itself; a caller naming one gets a ValidationError. The folded
 copies kept for case-insensitive matching (``search_text`` and the like) are managed too."""
 

@@ -12,7 +12,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from asyncdata.database import create_engine, transaction
-from asyncdata.models import AdminLog, Base, Booking, DayOff, Schedule, Specialist, UserSession
+from asyncdata.models import (
+    AdminLog,
+    Base,
+    Booking,
+    BookingChange,
+    DayOff,
+    Schedule,
+    Specialist,
+    UserSession,
+)
 from asyncdata.repositories import (
     AdminLogRepository,
     BookingRepository,
@@ -43,7 +52,15 @@ class StatementCounter:
         return len(self.statements)
 
 
-MODELS: tuple[type[Base], ...] = (Specialist, Schedule, DayOff, Booking, UserSession, AdminLog)
+MODELS: tuple[type[Base], ...] = (
+    Specialist,
+    Schedule,
+    DayOff,
+    Booking,
+    BookingChange,
+    UserSession,
+    AdminLog,
+)
 
 _emails = itertools.count(1)
 

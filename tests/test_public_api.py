@@ -20,6 +20,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
         "AsyncDataError",
         "Base",
         "Booking",
+        "BookingChange",
         "BookingRepository",
         "BookingStatus",
         "ConfigurationError",
@@ -59,6 +60,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
         "AdminLog",
         "Base",
         "Booking",
+        "BookingChange",
         "BookingStatus",
         "DayOff",
         "Schedule",
@@ -156,7 +158,13 @@ SPEC_COLUMNS: dict[str, set[str]] = {
         "notes",
         "created_at",
         "updated_at",
+        # SPEC 17: holds, idempotent requests, public references
+        "reference",
+        "hold_expires_at",
+        "idempotency_key",
+        "request_fingerprint",
     },
+    "BookingChange": {"booking_id", "changed_at", "kind", "old", "new", "actor", "reason"},
     "UserSession": {
         "session_id",
         "client_name",
@@ -302,6 +310,7 @@ def test_booking_statuses() -> None:
         "cancelled",
         "completed",
         "no_show",
+        "held",
     }
 
 

@@ -35,6 +35,7 @@ from tests.helpers_pg import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"specialists", "schedules", "days_off", "bookings", "user_sessions", "admin_logs"}
+TABLES |= {"booking_changes"}
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any, ClassVar, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata._availability import (
@@ -32,16 +32,14 @@ from asyncdata._validation import (
     FieldRule,
     check_date,
     check_id,
-    check_text,
     check_value,
     email,
     in_range,
     normalised_email,
 )
-from asyncdata.errors import ConflictError, NotFoundError, ValidationError
+from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
-from asyncdata.models.folded import fold
-from asyncdata.repositories.base import Repository
+from asyncdata.repositories._lifecycle import BookingLifecycle, expire_holds
 from asyncdata.repositories.searchable import Searchable
 
 __all__ = ["BookingRepository"]
@@ -70,7 +68,10 @@ def _equal_or_in(column: Any, values: set[Any]) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], column.in_(values))
 
 
-class BookingRepository(Searchable[Booking], Repository[Booking]):
+class BookingRepository(Searchable[Booking], BookingLifecycle):
+    """Bookings by the booking rules; holds, idempotent requests, references, status moves
+    and history come from ``BookingLifecycle`` (README, "Booking lifecycle")."""
+
     model = Booking
     default_order = ("starts_at",)
     rules: ClassVar[dict[str, FieldRule]] = {
@@ -83,14 +84,20 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         return None
 
     async def create(
-        self, data: Mapping[str, Any], *, enforce_availability: bool = True
+        self,
+        data: Mapping[str, Any],
+        *,
+        enforce_availability: bool = True,
+        idempotency_key: str | None = None,
     ) -> Booking:
         """Book by the booking rules (README, "Booking rules").
 
         ``enforce_availability=False`` (administrator imports) skips the
-        schedule, day-off and future checks, never the overlap check.
+        schedule, day-off and future checks, never the overlap check. With an
+        ``idempotency_key``, a retry of the same request returns the first booking
+        and a different request under the key is a ConflictError.
         """
-        return await self._create(data, enforce=enforce_availability)
+        return await self._create_booking(data, enforce=enforce_availability, key=idempotency_key)
 
     async def create_many(
         self, rows: Iterable[Mapping[str, Any]], *, enforce_availability: bool = True
@@ -129,7 +136,9 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         merged.update(values)
         merged.setdefault("duration_minutes", 60)
         calendar = await self._calendar([merged], enforce=enforce)
-        starts_at, ends_at = self._place(merged, calendar, enforce=enforce, now=utcnow())
+        now = utcnow()
+        await expire_holds(self.session, now, calendar.specialists.keys())
+        starts_at, ends_at = self._place(merged, calendar, enforce=enforce, now=now)
         return {**values, "starts_at": starts_at, "ends_at": ends_at}
 
     async def prepare_many(
@@ -139,6 +148,7 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
             row.setdefault("duration_minutes", 60)
         calendar = await self._calendar(rows, enforce=enforce)
         now = utcnow()
+        await expire_holds(self.session, now, calendar.specialists.keys())
         for row in rows:
             row["starts_at"], row["ends_at"] = self._place(row, calendar, enforce=enforce, now=now)
         return rows
@@ -238,77 +248,16 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
     async def _occupied(
         self, specialist_id: int, starts_at: datetime, ends_at: datetime
     ) -> list[Interval]:
-        """The non-cancelled bookings of the specialist that overlap ``[starts_at, ends_at)``."""
+        """The bookings of the specialist that overlap ``[starts_at, ends_at)`` and block
+        it: not cancelled, and not a hold that has expired."""
         stmt = select(Booking.starts_at, Booking.ends_at).where(
             Booking.specialist_id == specialist_id,
             Booking.status != BookingStatus.CANCELLED,
+            or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > utcnow()),
             Booking.starts_at < ends_at,
             Booking.ends_at > starts_at,
         )
         return [(s, e) for s, e in await self.session.execute(stmt)]
-
-    # -- status moves -----------------------------------------------------------
-
-    async def _move(self, id: int, target: BookingStatus, note: str | None = None) -> Booking:
-        """Compare-and-set: the update only applies if the status is still the one checked."""
-        if check_id(id) is None:
-            raise self._not_found(id)
-        async with self.writing({"id": id, "status": target}):
-            seen = await self.session.scalar(select(Booking.status).where(Booking.id == id))
-            if seen is None:
-                raise self._not_found(id)
-            check_move(seen, target, booking_id=id)
-            changes: dict[str, Any] = {"status": target, "updated_at": utcnow()}
-            if note:
-                changes["notes"] = func.coalesce(Booking.notes + "\n", "") + note
-                # notes is the last field of search_text: append to it the same way.
-                joint = case((Booking.notes.is_(None), ""), else_="\n")
-                changes["search_text"] = Booking.search_text + joint + fold(note)
-            table = self._table
-            stmt = (
-                update(table)
-                .where(table.c.id == id, table.c.status == seen)
-                .values(changes)
-                .returning(*table.c)
-            )
-            row = (await self.session.execute(stmt)).one_or_none()
-            if row is None:
-                raise ConflictError(
-                    f"booking id={id} changed concurrently (it was {seen}); {target} not applied",
-                    fields=["status"],
-                )
-        return self._adopt(row._asdict())
-
-    async def confirm(self, id: int) -> Booking:
-        """pending → confirmed."""
-        return await self._move(id, BookingStatus.CONFIRMED)
-
-    async def cancel(self, id: int, reason: str | None = None) -> Booking:
-        """pending or confirmed → cancelled; the slot is free at once. ``reason`` is
-        appended to ``notes`` as ``Cancelled: <reason>``."""
-        check_text(reason, "reason", optional=True)
-        return await self._move(id, BookingStatus.CANCELLED, reason and f"Cancelled: {reason}")
-
-    async def complete(self, id: int) -> Booking:
-        """confirmed → completed."""
-        return await self._move(id, BookingStatus.COMPLETED)
-
-    async def mark_no_show(self, id: int) -> Booking:
-        """confirmed → no_show."""
-        return await self._move(id, BookingStatus.NO_SHOW)
-
-    async def reschedule(
-        self,
-        id: int,
-        booking_date: date,
-        booking_time: time,
-        duration_minutes: int | None = None,
-    ) -> Booking:
-        """Move a pending or confirmed booking, by the same rules as ``create``."""
-        data: dict[str, Any] = {"booking_date": booking_date, "booking_time": booking_time}
-        if duration_minutes is not None:
-            data["duration_minutes"] = duration_minutes
-        return await self.update(id, data)
 
     # -- queries ----------------------------------------------------------------
 
