@@ -150,8 +150,10 @@ def json_value(value: Any) -> Any:
 
 
 def created_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``new`` of a ``created``/``held`` entry: ``HISTORY_FIELDS`` present in ``values``."""
-    return {k: json_value(values[k]) for k in HISTORY_FIELDS if values.get(k) is not None}
+    """The ``new`` of a ``created``/``held`` entry: ``HISTORY_FIELDS`` present in ``values``,
+    and the status (the column's default, pending, if ``values`` has none)."""
+    given = {"status": BookingStatus.PENDING, **values}
+    return {k: json_value(given[k]) for k in HISTORY_FIELDS if given.get(k) is not None}
 
 
 def diff(

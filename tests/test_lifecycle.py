@@ -115,6 +115,7 @@ def test_idempotency_key_shape_is_checked(bad: Any) -> None:
 def test_history_values_are_json_ready() -> None:
     values = {"specialist_id": 1, "booking_date": ON_DATE, "booking_time": time(10, 30)}
     values |= {"client_name": "Grace", "status": HELD, "hold_expires_at": NOW}
+    assert created_values({"specialist_id": 1}) == {"specialist_id": 1, "status": "pending"}
     assert created_values(values) == {
         "specialist_id": 1,
         "booking_date": ON_DATE.isoformat(),
@@ -386,6 +387,7 @@ async def test_history_records_who_did_what_and_why(
         "booking_date": ON_DATE.isoformat(),
         "booking_time": "10:00:00",
         "duration_minutes": 30,
+        "status": "pending",
     }
     assert (confirmed.actor, confirmed.old, confirmed.new) == (
         "desk",
