@@ -53,6 +53,8 @@ class Booking(TimestampMixin, Base):
         ),
         Index("ix_bookings_specialist_id_booking_date", "specialist_id", "booking_date"),
         Index("ix_bookings_specialist_id_starts_at", "specialist_id", "starts_at"),
+        # Finds the expired holds every booking write releases: only rows still held.
+        Index("ix_bookings_status_hold_expires_at", "status", "hold_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

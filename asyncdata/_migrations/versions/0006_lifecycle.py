@@ -134,6 +134,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_bookings_idempotency_key"), "bookings", ["idempotency_key"], unique=True
     )
+    op.create_index("ix_bookings_status_hold_expires_at", "bookings", ["status", "hold_expires_at"])
 
     op.create_table(
         "booking_changes",
@@ -165,6 +166,7 @@ def downgrade() -> None:
     op.drop_index("ix_booking_changes_booking_id_id", table_name="booking_changes")
     op.drop_table("booking_changes")
     op.execute("UPDATE bookings SET status = 'cancelled' WHERE status = 'held'")
+    op.drop_index("ix_bookings_status_hold_expires_at", table_name="bookings")
     op.drop_index(op.f("ix_bookings_idempotency_key"), table_name="bookings")
     op.drop_index(op.f("ix_bookings_reference"), table_name="bookings")
 
