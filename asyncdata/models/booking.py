@@ -16,13 +16,14 @@ from asyncdata.models.folded import folded_column, search_text
 if TYPE_CHECKING:
     from asyncdata.models.specialist import Specialist
 
-__all__ = ["OVERLAP_CONSTRAINT", "REFERENCE_BYTES", "Booking", "BookingStatus"]
+__all__ = ["OVERLAP_CONSTRAINT", "REFERENCE_BYTES", "Booking", "BookingStatus", "new_reference"]
 
 REFERENCE_BYTES = 18
 """Random bytes in a booking reference: 144 bits, 24 URL-safe characters."""
 
 
-def _reference() -> str:
+def new_reference() -> str:
+    """A fresh booking reference: ``REFERENCE_BYTES`` from ``secrets``, URL-safe base64."""
     return secrets.token_urlsafe(REFERENCE_BYTES)
 
 
@@ -81,7 +82,9 @@ class Booking(TimestampMixin, Base):
         index=True,
     )
     notes: Mapped[str | None] = mapped_column(Text)
-    reference: Mapped[str] = mapped_column(String(64), unique=True, index=True, default=_reference)
+    reference: Mapped[str] = mapped_column(
+        String(64), unique=True, index=True, default=new_reference
+    )
     """Unguessable public name of the booking (random, URL-safe): for links sent to clients."""
     hold_expires_at: Mapped[datetime | None]
     """For a hold: when it stops blocking its slot."""
