@@ -39,7 +39,8 @@ from asyncdata._validation import (
 )
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, DayOff, Schedule, Specialist, utcnow
-from asyncdata.repositories._lifecycle import BookingLifecycle, expire_holds
+from asyncdata.repositories._history import expire_holds
+from asyncdata.repositories._lifecycle import BookingLifecycle
 from asyncdata.repositories.searchable import Searchable
 
 __all__ = ["BookingRepository"]
