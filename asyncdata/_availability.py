@@ -274,6 +274,9 @@ def free_slots(
 ALLOWED_MOVES: Mapping[BookingStatus, frozenset[BookingStatus]] = MappingProxyType(
     {
         BookingStatus.PENDING: frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED}),
+        BookingStatus.HELD: frozenset(
+            {BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.CANCELLED}
+        ),
         BookingStatus.CONFIRMED: frozenset(
             {BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW}
         ),

@@ -185,6 +185,56 @@ async def report(specialists: Sequence[Specialist], monday: date) -> None:
         )
 
 
+async def lifecycle(first: Specialist, monday: date) -> None:
+    """A hold with an idempotency key, a confirmed booking, and that booking's history."""
+    async with get_db() as db:
+        repo = BookingRepository(db)
+        hold = await repo.hold(
+            {
+                "specialist_id": first.id,
+                "client_name": "Cleo Park",
+                "client_email": "cleo@example.com",
+                "booking_date": monday,
+                "booking_time": time(11),
+                "duration_minutes": 30,
+            },
+            minutes=10,
+            idempotency_key=f"demo-hold-{monday}",  # a re-run gets the same hold back
+        )
+        expires = f"{hold.hold_expires_at:%H:%M:%S} UTC" if hold.hold_expires_at else "-"
+        print(
+            table(
+                "A hold: blocks its slot until it expires, then frees it",
+                ["id", "reference", "status", "expires"],
+                [[hold.id, hold.reference, hold.status, expires]],
+            )
+        )
+        first_day = await repo.get_by_specialist(
+            first.id, date_from=monday, date_to=monday, statuses=["pending", "confirmed"]
+        )
+        if not first_day:
+            return
+        booked = first_day[0]
+        await repo.confirm(booked.id, actor="demo")  # a second run: already confirmed, a no-op
+        changes = await repo.get_history(booked.id)
+        print(
+            table(
+                f"History of booking {booked.id} (reference {booked.reference})",
+                ["when (UTC)", "kind", "old", "new", "actor"],
+                [
+                    [
+                        f"{c.changed_at:%Y-%m-%d %H:%M:%S}",
+                        c.kind,
+                        c.old or "-",
+                        c.new,
+                        c.actor or "-",
+                    ]
+                    for c in changes
+                ],
+            )
+        )
+
+
 async def run_demo() -> None:
     """Create the schema and sample data on ``DB_URL``, then print what it holds."""
     try:
@@ -192,6 +242,7 @@ async def run_demo() -> None:
         print(f"database: {load_settings().url.render_as_string()} (schema via {path})")
         monday = next_monday(date.today())
         specialists = await seed(monday)
+        await lifecycle(specialists[0], monday)
         await report(specialists, monday)
     finally:
         await dispose_engine()

@@ -81,6 +81,7 @@ FieldRule = Callable[[Any], Any]
 
 MANAGED_FIELDS = frozenset(
     {"id", "created_at", "updated_at", "starts_at", "ends_at", "blocked_from", "blocked_until"}
+    | {"reference", "hold_expires_at", "idempotency_key", "request_fingerprint"}
 )
 """Columns the library sets itself; a caller naming one gets a ValidationError. The folded
 copies kept for case-insensitive matching (``search_text`` and the like) are managed too."""

@@ -16,6 +16,7 @@ from asyncdata.models import (
     AdminLog,
     Base,
     Booking,
+    BookingChange,
     DateOverride,
     DayOff,
     Schedule,
@@ -38,13 +39,15 @@ BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
 class StatementCounter:
-    """Counts the data statements (SELECT/INSERT/UPDATE/DELETE) an engine sends."""
+    """Counts the data statements (SELECT/INSERT/UPDATE/DELETE, and WITH … statements) an
+    engine sends."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().split(" ", 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+        verb = statement.lstrip().split(" ", 1)[0].upper()
+        if verb in {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"}:
             self.statements.append(statement)
 
     @property
@@ -52,8 +55,16 @@ class StatementCounter:
         return len(self.statements)
 
 
-MODELS: tuple[type[Base], ...] = (Specialist, Schedule, DayOff, Booking, UserSession, AdminLog)
-MODELS += (DateOverride,)
+MODELS: tuple[type[Base], ...] = (
+    Specialist,
+    Schedule,
+    DayOff,
+    Booking,
+    BookingChange,
+    DateOverride,
+    UserSession,
+    AdminLog,
+)
 
 _emails = itertools.count(1)
 

@@ -305,8 +305,9 @@ def common_calls(model: type[Base]) -> list[Call]:
         st.none(), names, st.lists(names, max_size=2), st.sampled_from([5, [None]])
     )
     enforce = {"enforce_availability": st.booleans()} if model is Booking else {}
+    keyed = {"idempotency_key": idempotency_keys} if model is Booking else {}
     found = [
-        call(model, "create", row, writes=True, creates=True, **enforce),
+        call(model, "create", row, writes=True, creates=True, **enforce, **keyed),
         call(
             model,
             "create_many",
@@ -340,6 +341,9 @@ def common_calls(model: type[Base]) -> list[Call]:
 
 
 SESSION_IDS = ["sess-0", "sess-1", "sess-2", "nope"]
+actors = st.one_of(st.none(), texts, st.just("x" * 201))
+idempotency_keys = st.one_of(st.none(), st.sampled_from(["key-1", "key-2", "", " "]), texts)
+references = st.one_of(texts, st.from_regex(r"[A-Za-z0-9_-]{24}", fullmatch=True))
 statuses = st.sampled_from(["pending", "confirmed", "cancelled", "completed", "no_show", "x", 1])
 CALLS = [c for model in REPOS for c in common_calls(model)] + [
     call(Specialist, "get_by_email", st.one_of(emails, texts), include_inactive=flags),
@@ -361,11 +365,33 @@ CALLS = [c for model in REPOS for c in common_calls(model)] + [
     call(Booking, "get_by_date", dates),
     call(Booking, "get_by_client_email", st.one_of(emails, texts)),
     call(Booking, "get_by_status", statuses),
-    call(Booking, "confirm", ids, writes=True),
-    call(Booking, "cancel", ids, st.one_of(st.none(), texts), writes=True),
-    call(Booking, "complete", ids, writes=True),
-    call(Booking, "mark_no_show", ids, writes=True),
-    call(Booking, "reschedule", ids, dates, times, st.one_of(st.none(), numbers), writes=True),
+    call(Booking, "confirm", ids, writes=True, actor=actors),
+    call(Booking, "cancel", ids, writes=True, reason=st.one_of(st.none(), texts), actor=actors),
+    call(Booking, "complete", ids, writes=True, actor=actors),
+    call(Booking, "mark_no_show", ids, writes=True, actor=actors),
+    call(
+        Booking,
+        "reschedule",
+        ids,
+        dates,
+        times,
+        st.one_of(st.none(), numbers),
+        writes=True,
+        actor=actors,
+        reason=st.one_of(st.none(), texts),
+    ),
+    call(
+        Booking,
+        "hold",
+        rows(*VALID[Booking], BOOKING),
+        writes=True,
+        creates=True,
+        minutes=numbers,
+        idempotency_key=idempotency_keys,
+    ),
+    call(Booking, "release_expired_holds", writes=True),
+    call(Booking, "get_by_reference", references),
+    call(Booking, "get_history", ids),
     call(
         Booking, "get_available_slots", ids, dates, duration_minutes=numbers, step_minutes=numbers
     ),
@@ -452,6 +478,7 @@ assert len(BY_NAME) == len(CALLS)
 PG_URL = os.environ.get("TEST_PG_URL", "").strip()
 NAMES = sorted(BY_NAME)
 VOLATILE = frozenset({"created_at", "updated_at", "expires_at"})
+VOLATILE |= {"reference", "hold_expires_at", "changed_at"}  # random, or read from the clock
 
 
 async def run(db: AsyncSession, c: Call, args: Args) -> Any:

@@ -376,6 +376,10 @@ LEGAL = {
     (S.CONFIRMED, S.COMPLETED),
     (S.CONFIRMED, S.CANCELLED),
     (S.CONFIRMED, S.NO_SHOW),
+    # SPEC 17: a hold moves on (the expiry rule is asyncdata._lifecycle.check_hold_move)
+    (S.HELD, S.PENDING),
+    (S.HELD, S.CONFIRMED),
+    (S.HELD, S.CANCELLED),
 }
 
 
@@ -394,7 +398,7 @@ def test_check_move_every_pair(current: BookingStatus, target: BookingStatus) ->
 
 def test_allowed_moves_is_complete_and_read_only() -> None:
     assert set(ALLOWED_MOVES) == set(S)
-    assert sum(len(v) for v in ALLOWED_MOVES.values()) == len(LEGAL) == 5
+    assert sum(len(v) for v in ALLOWED_MOVES.values()) == len(LEGAL) == 8
     with pytest.raises(TypeError):
         ALLOWED_MOVES[S.CANCELLED] = frozenset({S.PENDING})  # type: ignore[index]
 

@@ -298,7 +298,10 @@ async def client_world(db: AsyncSession) -> dict[str, Any]:
 
     mine = [await book(9), await book(10), await book(11, client_email="grace.hopper@example.com")]
     await repo.confirm(mine[1].id)
-    await repo.cancel(mine[2].id, "Grace Hopper is travelling")
+    # The history of this update holds the client's old and new phone and notes.
+    await repo.update(mine[0].id, {"client_phone": PHONE + "0", "notes": NOTE + " again"})
+    await repo.update(mine[0].id, {"client_phone": PHONE, "notes": NOTE})
+    await repo.cancel(mine[2].id, reason="Grace Hopper is travelling")
     theirs = await book(
         12,
         client_name="Alan Turing",
@@ -361,7 +364,8 @@ async def test_erase_client_leaves_no_trace_and_keeps_times_and_statuses(
     with count_statements() as counter:
         erased = await BookingRepository(db).erase_client("  grace.HOPPER@example.com ")
     assert erased == 5  # three bookings, two sessions
-    assert [s.split()[0].upper() for s in counter.statements] == ["UPDATE", "UPDATE", "INSERT"]
+    # bookings, the history's reasons, its "updated" entries' values, sessions; the log entry
+    assert [s.split()[0].upper() for s in counter.statements] == [*["UPDATE"] * 4, "INSERT"]
 
     assert traces(await every_value(engine)) == []
     async with sessions() as fresh:
@@ -388,10 +392,11 @@ async def test_erase_client_leaves_no_trace_and_keeps_times_and_statuses(
         assert [e.id for e in await AdminLogRepository(fresh).search("CLIENT.ERASE")] == [
             logs[0].id
         ]
-    assert logs[0].details == {
+    assert {k: v for k, v in logs[0].details.items() if k != "booking_changes"} == {
         "bookings": sorted(b.id for b in world["mine"]),
         "user_sessions": sorted(s.id for s in erased_sessions),
     }
+    assert logs[0].details["booking_changes"]  # the history rows whose values were erased
 
 
 async def test_erase_client_is_idempotent(

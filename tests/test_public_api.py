@@ -20,6 +20,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
         "AsyncDataError",
         "Base",
         "Booking",
+        "BookingChange",
         "BookingRepository",
         "BookingStatus",
         "ConfigurationError",
@@ -61,6 +62,7 @@ EXPECTED_ALL: dict[str, set[str]] = {
         "AdminLog",
         "Base",
         "Booking",
+        "BookingChange",
         "BookingStatus",
         "DateOverride",
         "DayOff",
@@ -176,7 +178,13 @@ SPEC_COLUMNS: dict[str, set[str]] = {
         "notes",
         "created_at",
         "updated_at",
+        # SPEC 17: holds, idempotent requests, public references
+        "reference",
+        "hold_expires_at",
+        "idempotency_key",
+        "request_fingerprint",
     },
+    "BookingChange": {"booking_id", "changed_at", "kind", "old", "new", "actor", "reason"},
     "UserSession": {
         "session_id",
         "client_name",
@@ -331,6 +339,7 @@ def test_booking_statuses() -> None:
         "cancelled",
         "completed",
         "no_show",
+        "held",
     }
 
 

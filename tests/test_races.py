@@ -150,10 +150,14 @@ async def test_complete_and_cancel_racing_on_a_confirmed_booking_one_wins(
 
     assert unexpected(results, ValidationError, ConflictError) == []
     winners = [r for r in results if isinstance(r, Booking)]
-    assert len(winners) == 1
+    # One move wins; repeating it is a no-op that returns the booking (SPEC 17.3).
+    assert winners and {w.status for w in winners} == {winners[0].status}
     winner_status = winners[0].status
     assert winner_status in (BookingStatus.COMPLETED, BookingStatus.CANCELLED)
     assert [b.status for b in await stored(sessions, ada.id)] == [winner_status]
+    async with sessions() as fresh:
+        changes = await BookingRepository(fresh).get_history(target.id)
+    assert [c.kind for c in changes] == ["created", "confirmed", str(winner_status)]
 
 
 async def test_status_updates_racing_on_a_confirmed_booking_cannot_both_move_it(
@@ -180,7 +184,8 @@ async def test_status_updates_racing_on_a_confirmed_booking_cannot_both_move_it(
 async def test_confirm_and_cancel_racing_on_pending_bookings_stay_serial(
     db: AsyncSession, sessions: Sessions, ada: Specialist
 ) -> None:
-    """At most one confirm and one cancel win per booking; both only as confirm-then-cancel."""
+    """At most one confirm and one cancel take effect per booking; both only as
+    confirm-then-cancel."""
     repo = BookingRepository(db)
     targets = [await repo.create(booking(ada.id, time(9 + 2 * i))) for i in range(4)]
     calls = [(t.id, m) for t in targets for m in ["confirm", "cancel"] * 6]
@@ -194,9 +199,19 @@ async def test_confirm_and_cancel_racing_on_pending_bookings_stay_serial(
             for (booking_id, m), r in zip(calls, results, strict=True)
             if booking_id == t.id and isinstance(r, Booking)
         ]
-        assert 1 <= len(won) <= 2 and won.count("confirm") <= 1 and won.count("cancel") <= 1
+        # Repeating a move that already happened returns the booking (SPEC 17.3), so many
+        # calls may "win"; the history shows the moves that really happened, in order.
+        assert won
         expected = BookingStatus.CANCELLED if "cancel" in won else BookingStatus.CONFIRMED
         assert final[t.id] == expected
+        async with sessions() as fresh:
+            changes = [c.kind for c in await BookingRepository(fresh).get_history(t.id)]
+        assert changes in (
+            ["created", "confirmed"],
+            ["created", "cancelled"],
+            ["created", "confirmed", "cancelled"],
+        )
+        assert ("confirm" in won) == ("confirmed" in changes)
 
 
 async def test_a_slot_freed_by_a_racing_cancel_is_taken_at_most_once(

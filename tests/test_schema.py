@@ -36,7 +36,7 @@ from tests.helpers_pg import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"specialists", "schedules", "days_off", "bookings", "user_sessions", "admin_logs"}
-TABLES |= {"date_overrides"}
+TABLES |= {"date_overrides", "booking_changes"}
 
 
 @pytest.fixture

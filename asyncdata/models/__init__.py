@@ -3,6 +3,7 @@
 from asyncdata.models.admin_log import AdminLog
 from asyncdata.models.base import NAMING_CONVENTION, Base, UTCDateTime, utcnow
 from asyncdata.models.booking import Booking, BookingStatus
+from asyncdata.models.booking_change import BookingChange
 from asyncdata.models.date_override import DateOverride
 from asyncdata.models.specialist import DayOff, Schedule, Specialist
 from asyncdata.models.user_session import UserSession
@@ -12,6 +13,7 @@ __all__ = [
     "AdminLog",
     "Base",
     "Booking",
+    "BookingChange",
     "BookingStatus",
     "DateOverride",
     "DayOff",

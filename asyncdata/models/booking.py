@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
@@ -15,17 +16,35 @@ from asyncdata.models.folded import folded_column, search_text
 if TYPE_CHECKING:
     from asyncdata.models.specialist import Specialist
 
-__all__ = ["GUARDS", "LONGEST_BLOCK_MINUTES", "OVERLAP_CONSTRAINT", "Booking", "BookingStatus"]
+__all__ = [
+    "GUARDS",
+    "LONGEST_BLOCK_MINUTES",
+    "OVERLAP_CONSTRAINT",
+    "REFERENCE_BYTES",
+    "Booking",
+    "BookingStatus",
+    "new_reference",
+]
+
+REFERENCE_BYTES = 18
+"""Random bytes in a booking reference: 144 bits, 24 URL-safe characters."""
+
+
+def new_reference() -> str:
+    """A fresh booking reference: ``REFERENCE_BYTES`` from ``secrets``, URL-safe base64."""
+    return secrets.token_urlsafe(REFERENCE_BYTES)
 
 
 class BookingStatus(enum.StrEnum):
-    """Where a booking stands; cancelled, completed and no_show are final."""
+    """Where a booking stands; cancelled, completed and no_show are final. ``held``: a hold
+    (``BookingRepository.hold``) that blocks its slot until ``hold_expires_at``."""
 
     PENDING = "pending"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
     NO_SHOW = "no_show"
+    HELD = "held"
 
 
 class Booking(TimestampMixin, Base):
@@ -47,6 +66,8 @@ class Booking(TimestampMixin, Base):
             "blocked_from <= starts_at AND ends_at <= blocked_until", name="blocked_covers_booking"
         ),
         Index("ix_bookings_specialist_id_blocked_from", "specialist_id", "blocked_from"),
+        # Finds the expired holds every booking write releases: only rows still held.
+        Index("ix_bookings_status_hold_expires_at", "status", "hold_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +99,15 @@ class Booking(TimestampMixin, Base):
         index=True,
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(
+        String(64), unique=True, index=True, default=new_reference
+    )
+    """Unguessable public name of the booking (random, URL-safe): for links sent to clients."""
+    hold_expires_at: Mapped[datetime | None]
+    """For a hold: when it stops blocking its slot."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the request that created the booking under ``idempotency_key``."""
     search_text: Mapped[str] = folded_column(
         "client_name", "client_email", "client_phone", "notes", folder=search_text
     )

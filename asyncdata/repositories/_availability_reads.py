@@ -15,14 +15,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Date, Integer, SmallInteger, Time, and_, literal_column, null, select
+from sqlalchemy import Date, Integer, SmallInteger, Time, and_, literal_column, null, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata._availability import NO_RULES, Interval, Rules, Window, day_windows, free_slots
 from asyncdata._timezones import zone
-from asyncdata.models import Booking, BookingStatus, DateOverride, DayOff, Schedule, Specialist
+from asyncdata.models import (
+    Booking,
+    BookingStatus,
+    DateOverride,
+    DayOff,
+    Schedule,
+    Specialist,
+    utcnow,
+)
 
 __all__ = [
     "Calendar",
@@ -178,11 +186,13 @@ def _date_filter(dates: Iterable[date] | None, between: tuple[date, date] | None
 async def load_busy(
     session: AsyncSession, ids: Iterable[int], starts_at: datetime, ends_at: datetime
 ) -> dict[int, list[Interval]]:
-    """The blocked intervals of the specialists' non-cancelled bookings that meet
-    ``[starts_at, ends_at)``, by specialist. One statement."""
+    """The blocked intervals of the specialists' bookings that meet ``[starts_at, ends_at)``
+    and block them: not cancelled, and not a hold that has expired. By specialist; one
+    statement."""
     stmt = select(Booking.specialist_id, Booking.blocked_from, Booking.blocked_until).where(
         equal_or_in(Booking.specialist_id, ids),
         Booking.status != BookingStatus.CANCELLED,
+        or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > utcnow()),
         Booking.blocked_from < ends_at,
         Booking.blocked_until > starts_at,
     )

@@ -59,14 +59,16 @@ class Erased:
     ``values`` maps each erased column to what it becomes (None: NULL). Rows
     are those whose ``email_column`` holds the client's folded address or,
     with ``parent=(column, table)``, those whose ``column`` refers to a row of
-    ``table`` that this erasure rewrote (list the parent first). Erased rows of
-    tables without a parent are what ``erase_client`` counts.
+    ``table`` that this erasure rewrote (list the parent first). ``only=(column,
+    values)`` narrows the rows to those whose ``column`` is one of ``values``. Erased
+    rows of tables without a parent are what ``erase_client`` counts.
     """
 
     table: str
     values: Mapping[str, Any]
     email_column: str = "client_email"
     parent: tuple[str, str] | None = None
+    only: tuple[str, tuple[Any, ...]] | None = None
 
 
 ERASED: tuple[Erased, ...] = (
@@ -77,7 +79,20 @@ ERASED: tuple[Erased, ...] = (
             "client_email": ERASED_EMAIL,
             "client_phone": None,
             "notes": None,
+            # Chosen by the caller (may spell out the client) and a hash of the request's
+            # client fields (a guessable address could be confirmed against it).
+            "idempotency_key": None,
+            "request_fingerprint": None,
         },
+    ),
+    # The history keeps what happened and when; free-text reasons may name the client, and
+    # only ``updated`` entries carry client fields in their old/new values.
+    Erased("booking_changes", {"reason": None}, parent=("booking_id", "bookings")),
+    Erased(
+        "booking_changes",
+        {"old": None, "new": None},
+        parent=("booking_id", "bookings"),
+        only=("kind", ("updated",)),
     ),
     Erased(
         "user_sessions",
@@ -122,6 +137,8 @@ def check_erased(entries: tuple[Erased, ...] = ERASED) -> None:
     for entry in entries:
         table = Base.metadata.tables[entry.table]
         missing = [name for name in entry.values if name not in table.c]
+        if entry.only is not None and entry.only[0] not in table.c:
+            missing.append(entry.only[0])
         if entry.parent is None:
             missing += [] if entry.email_column in table.c else [entry.email_column]
         elif entry.parent[1] not in seen or entry.parent[0] not in table.c:
@@ -152,7 +169,8 @@ async def erase_client(db: AsyncSession, email: str, *, admin_id: int) -> int:
     now = utcnow()
     async with write(db, translate_error):
         for entry in ERASED:
-            erased[entry.table] = await _erase(db, entry, address, erased, now)
+            ids = await _erase(db, entry, address, erased, now)
+            erased[entry.table] = sorted({*erased.get(entry.table, ()), *ids})
         counted = sum(len(erased[e.table]) for e in ERASED if e.parent is None)
         if counted:
             details = {table: ids for table, ids in erased.items() if ids}
@@ -183,6 +201,8 @@ async def _erase(
         if not parents:
             return []
         condition = in_values(table.c[entry.parent[0]], parents)
+    if entry.only is not None:
+        condition = condition & in_values(table.c[entry.only[0]], entry.only[1])
     values = {**entry.values, **_rebuilt(table, entry.values)}
     if "updated_at" in table.c:
         values["updated_at"] = now

@@ -14,11 +14,9 @@ on PostgreSQL, triggers on SQLite; the violation arrives as a ConflictError.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import case, func, select, update
 
 from asyncdata._arguments import check_date_range, check_ids
 from asyncdata._availability import blocked, check_bookable, check_minutes, check_move
@@ -27,15 +25,13 @@ from asyncdata._validation import (
     FieldRule,
     check_date,
     check_id,
-    check_text,
     check_value,
     email,
     in_range,
     normalised_email,
 )
-from asyncdata.errors import ConflictError, NotFoundError, ValidationError
+from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Booking, BookingStatus, utcnow
-from asyncdata.models.folded import fold
 from asyncdata.repositories._availability_reads import (
     Calendar,
     free_days,
@@ -44,7 +40,8 @@ from asyncdata.repositories._availability_reads import (
     utc_reach,
 )
 from asyncdata.repositories._erasure import erase_client
-from asyncdata.repositories.base import Repository
+from asyncdata.repositories._history import expire_holds
+from asyncdata.repositories._lifecycle import BookingLifecycle
 from asyncdata.repositories.searchable import Searchable
 
 __all__ = ["BookingRepository"]
@@ -52,7 +49,10 @@ __all__ = ["BookingRepository"]
 _PLACEMENT = ("specialist_id", "booking_date", "booking_time", "duration_minutes")
 
 
-class BookingRepository(Searchable[Booking], Repository[Booking]):
+class BookingRepository(Searchable[Booking], BookingLifecycle):
+    """Bookings by the booking rules; holds, idempotent requests, references, status moves
+    and history come from ``BookingLifecycle`` (README, "Booking lifecycle")."""
+
     model = Booking
     default_order = ("starts_at",)
     rules: ClassVar[dict[str, FieldRule]] = {
@@ -65,14 +65,20 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         return None
 
     async def create(
-        self, data: Mapping[str, Any], *, enforce_availability: bool = True
+        self,
+        data: Mapping[str, Any],
+        *,
+        enforce_availability: bool = True,
+        idempotency_key: str | None = None,
     ) -> Booking:
         """Book by the booking rules (README, "Booking rules").
 
         ``enforce_availability=False`` (administrator imports) skips the
-        schedule, day-off and future checks, never the overlap check.
+        schedule, day-off and future checks, never the overlap check. With an
+        ``idempotency_key``, a retry of the same request returns the first booking
+        and a different request under the key is a ConflictError.
         """
-        return await self._create(data, enforce=enforce_availability)
+        return await self._create_booking(data, enforce=enforce_availability, key=idempotency_key)
 
     async def create_many(
         self, rows: Iterable[Mapping[str, Any]], *, enforce_availability: bool = True
@@ -111,7 +117,9 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
         merged.update(values)
         merged.setdefault("duration_minutes", 60)
         calendar = await self._calendar([merged], enforce=enforce)
-        return {**values, **self._place(merged, calendar, enforce=enforce, now=utcnow())}
+        now = utcnow()
+        await expire_holds(self.session, now, calendar.specialists.keys())
+        return {**values, **self._place(merged, calendar, enforce=enforce, now=now)}
 
     async def prepare_many(
         self, rows: list[dict[str, Any]], *, enforce: bool
@@ -120,6 +128,7 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
             row.setdefault("duration_minutes", 60)
         calendar = await self._calendar(rows, enforce=enforce)
         now = utcnow()
+        await expire_holds(self.session, now, calendar.specialists.keys())
         for row in rows:
             row.update(self._place(row, calendar, enforce=enforce, now=now))
         return rows
@@ -181,69 +190,6 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
             "blocked_from": keeps[0],
             "blocked_until": keeps[1],
         }
-
-    # -- status moves -----------------------------------------------------------
-
-    async def _move(self, id: int, target: BookingStatus, note: str | None = None) -> Booking:
-        """Compare-and-set: the update only applies if the status is still the one checked."""
-        if check_id(id) is None:
-            raise self._not_found(id)
-        async with self.writing({"id": id, "status": target}):
-            seen = await self.session.scalar(select(Booking.status).where(Booking.id == id))
-            if seen is None:
-                raise self._not_found(id)
-            check_move(seen, target, booking_id=id)
-            changes: dict[str, Any] = {"status": target, "updated_at": utcnow()}
-            if note:
-                changes["notes"] = func.coalesce(Booking.notes + "\n", "") + note
-                # notes is the last field of search_text: append to it the same way.
-                joint = case((Booking.notes.is_(None), ""), else_="\n")
-                changes["search_text"] = Booking.search_text + joint + fold(note)
-            table = self._table
-            stmt = (
-                update(table)
-                .where(table.c.id == id, table.c.status == seen)
-                .values(changes)
-                .returning(*table.c)
-            )
-            row = (await self.session.execute(stmt)).one_or_none()
-            if row is None:
-                raise ConflictError(
-                    f"booking id={id} changed concurrently (it was {seen}); {target} not applied",
-                    fields=["status"],
-                )
-        return self._adopt(row._asdict())
-
-    async def confirm(self, id: int) -> Booking:
-        """pending → confirmed."""
-        return await self._move(id, BookingStatus.CONFIRMED)
-
-    async def cancel(self, id: int, reason: str | None = None) -> Booking:
-        """pending or confirmed → cancelled; the slot is free at once. ``reason`` is
-        appended to ``notes`` as ``Cancelled: <reason>``."""
-        check_text(reason, "reason", optional=True)
-        return await self._move(id, BookingStatus.CANCELLED, reason and f"Cancelled: {reason}")
-
-    async def complete(self, id: int) -> Booking:
-        """confirmed → completed."""
-        return await self._move(id, BookingStatus.COMPLETED)
-
-    async def mark_no_show(self, id: int) -> Booking:
-        """confirmed → no_show."""
-        return await self._move(id, BookingStatus.NO_SHOW)
-
-    async def reschedule(
-        self,
-        id: int,
-        booking_date: date,
-        booking_time: time,
-        duration_minutes: int | None = None,
-    ) -> Booking:
-        """Move a pending or confirmed booking, by the same rules as ``create``."""
-        data: dict[str, Any] = {"booking_date": booking_date, "booking_time": booking_time}
-        if duration_minutes is not None:
-            data["duration_minutes"] = duration_minutes
-        return await self.update(id, data)
 
     async def erase_client(self, email: str, *, admin_id: int = 0) -> int:
         """Forget a client: name, email, phone and notes of their bookings and sessions

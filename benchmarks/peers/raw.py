@@ -8,11 +8,13 @@ as large as SQLAlchemy's default.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from asyncdata.models import Specialist
+from asyncdata.models.booking import REFERENCE_BYTES
 from benchmarks.database import Target
 from benchmarks.drivers import AsyncpgDriver
 from benchmarks.peers import Peer
@@ -42,8 +44,8 @@ UPDATE_BIO = f"UPDATE specialists SET bio = $1, updated_at = $2 WHERE id = $3 RE
 INSERT_BOOKING = (
     "INSERT INTO bookings (specialist_id, client_name, client_email, booking_date, "
     "booking_time, duration_minutes, starts_at, ends_at, status, created_at, updated_at, "
-    "blocked_from, blocked_until) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    "blocked_from, blocked_until, reference) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 )
 WINDOWS = (
     "SELECT start_time, end_time FROM schedules WHERE specialist_id = $1 AND day_of_week = $2 "
@@ -136,6 +138,7 @@ class RawPeer(Peer):
                 now,
                 starts_at,  # blocked_from/blocked_until: this peer has no buffers
                 ends_at,
+                secrets.token_urlsafe(REFERENCE_BYTES),
             )
         )
 

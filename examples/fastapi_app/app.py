@@ -309,7 +309,7 @@ async def confirm_booking(booking_id: int, db: Session) -> Any:
 
 @app.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
 async def cancel_booking(booking_id: int, db: Session, body: CancelIn | None = None) -> Any:
-    return await BookingRepository(db).cancel(booking_id, body.reason if body else None)
+    return await BookingRepository(db).cancel(booking_id, reason=body.reason if body else None)
 
 
 @app.post("/bookings/{booking_id}/complete", response_model=BookingOut)

@@ -20,7 +20,7 @@ after a downgrade the stored values are digests, which no client holds, and
 every session stored before the downgrade is in effect ended.
 
 Revision ID: 0007_privacy
-Revises: 0005_availability
+Revises: 0006_lifecycle
 Create Date: 2026-11-29
 """
 
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_privacy"
-down_revision: str | None = "0005_availability"
+down_revision: str | None = "0006_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
