@@ -33,6 +33,17 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return not (name or "").startswith(OVERLAP_CONSTRAINT)
 
 
+def include_object(
+    item: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave out, on a backend other than the one it names, a model index restricted
+    to one dialect by ``ddl_if`` (the PostgreSQL trigram indexes), which autogenerate
+    would otherwise expect everywhere."""
+    ddl_if = getattr(item, "_ddl_if", None)
+    wanted = getattr(ddl_if, "dialect", None)
+    return wanted is None or wanted == context.get_context().dialect.name
+
+
 def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -40,6 +51,7 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=True,
         compare_type=True,
         include_name=include_name,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -94,6 +94,9 @@ compare it, so ``alembic/env.py`` leaves it out of ``alembic check``.
 _CLASH = (
     f"SELECT RAISE(ABORT, '{OVERLAP_CONSTRAINT}') WHERE EXISTS (SELECT 1 FROM bookings AS other "
     "WHERE other.specialist_id = NEW.specialist_id AND other.status <> 'cancelled' "
+    # A booking lasts at most 1,440 minutes: the bound keeps the lookup to one day of the
+    # specialist's bookings (revision 0004_scale explains why it is safe on stored text).
+    "AND other.starts_at >= datetime(NEW.starts_at, '-1440 minutes') "
     "AND other.starts_at < NEW.ends_at AND NEW.starts_at < other.ends_at{extra});"
 )
 _GUARDS = {
