@@ -159,18 +159,27 @@ class AppendOnlyRepository(Generic[ModelT]):
         return insert(self.model).returning(self.model).execution_options(populate_existing=True)
 
     async def _insert_batch(self, batch: list[dict[str, Any]]) -> list[ModelT]:
-        """One multi-row INSERT … RETURNING; the rows come back in ``batch`` order."""
+        """One multi-row INSERT … RETURNING; the rows come back in ``batch`` order.
+
+        The ORM sends one INSERT per run of rows with the same keys and leaves out keys
+        whose value is None, so realistic rows (optional fields sometimes set) would be
+        split into hundreds of statements. Every row is given the same keys instead
+        (:func:`_uniform`) and None is sent as NULL (``render_nulls``): one statement
+        per batch.
+        """
+        rows_in = _uniform(self._table, batch)
         if self.session.get_bind().dialect.name != "sqlite":
             stmt = (
                 insert(self.model)
                 .returning(self.model, sort_by_parameter_order=True)
-                .execution_options(populate_existing=True)
+                .execution_options(populate_existing=True, render_nulls=True)
             )
-            return list(await self.session.scalars(stmt, batch))
+            return list(await self.session.scalars(stmt, rows_in))
         # SQLAlchemy has no implicit sentinel on SQLite, so sort_by_parameter_order would send
         # one INSERT per row. SQLite gives the rows of one INSERT … VALUES rowids max+1, max+2, …
         # in VALUES order (one writer at a time), so ordering by id restores the input order.
-        rows: list[ModelT] = list(await self.session.scalars(self._insert, batch))
+        stmt = self._insert.execution_options(render_nulls=True)
+        rows: list[ModelT] = list(await self.session.scalars(stmt, rows_in))
         return sorted(rows, key=lambda row: row.id)  # type: ignore[attr-defined]
 
     # -- reads ------------------------------------------------------------------
@@ -359,6 +368,29 @@ class Repository(AppendOnlyRepository[ModelT]):
         if row is None:
             raise self._not_found(id)
         return row
+
+
+def _uniform(table: Table, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``batch`` with the same keys in every row, so one INSERT can carry them all.
+
+    A key some rows lack is filled with what the database would have stored: the
+    column's scalar default, else None for a nullable column without a server
+    default. A key that cannot be filled that way (a computed default, a server
+    default) is left out of every row that lacks it, and the ORM splits the batch
+    there, as before: no model of this library has such a mix.
+    """
+    keys = set().union(*batch) if batch else set()
+    fill: dict[str, Any] = {}
+    for key in keys:
+        column = table.c[key]
+        default = column.default
+        if default is not None and getattr(default, "is_scalar", False):
+            fill[key] = getattr(default, "arg", None)
+        elif default is None and column.server_default is None and column.nullable:
+            fill[key] = None
+    if not fill:
+        return batch
+    return [{**fill, **row} if len(row) < len(keys) else row for row in batch]
 
 
 def _names(names: Any, purpose: str) -> tuple[str, ...]:
