@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asyncdata.errors import ConflictError
+from asyncdata.errors import ConflictError, ValidationError
 from asyncdata.repositories import (
     AdminLogRepository,
     BookingRepository,
+    DayOffRepository,
     ScheduleRepository,
     SpecialistRepository,
     UserSessionRepository,
@@ -138,3 +139,150 @@ async def test_schedule_create_many_still_refuses_a_clash_with_a_stored_window(
             ]
         )
     assert len(await repo.get_by_specialist(specialist.id)) == 7
+
+
+# --- get_page: keyset pagination ------------------------------------------------------
+
+
+async def all_pages(repo: Any, **options: Any) -> list[list[int]]:
+    pages, cursor = [], None
+    while True:
+        page = await repo.get_page(after=cursor, **options)
+        pages.append([row.id for row in page.items])
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+
+
+def flat(pages: list[list[int]]) -> list[int]:
+    return [row for page in pages for row in page]
+
+
+async def people(db: AsyncSession, count: int) -> list[Any]:
+    """Specialists with repeated and missing specializations (NULLs and ties to order)."""
+    kinds_ = ("Cardiology", None, "Derma", "cardiology", "Ärzte")
+    return await SpecialistRepository(db).create_many(
+        {
+            "name": f"Person {n % 7}",
+            "email": f"page{n}@example.com",
+            "specialization": kinds_[n % 5],
+            "timezone": "UTC",
+        }
+        for n in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [None, "specialization", "-specialization", ("-name", "specialization"), "-id", "timezone"],
+)
+async def test_pages_are_get_all_cut_into_pieces(db: AsyncSession, order_by: Any) -> None:
+    await people(db, 23)
+    repo = SpecialistRepository(db)
+    pages = await all_pages(repo, order_by=order_by, limit=5)
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert flat(pages) == [s.id for s in await repo.get_all(order_by=order_by)]
+
+
+async def test_a_page_is_one_statement_and_the_last_has_no_cursor(
+    db: AsyncSession, count_statements: Callable[..., Any]
+) -> None:
+    await people(db, 10)
+    repo = SpecialistRepository(db)
+    first = await repo.get_page(limit=5)
+    with count_statements() as counter:
+        second = await repo.get_page(limit=5, after=first.next_cursor)
+    assert counter.count == 1
+    assert second.next_cursor is None
+    assert len(second.items) == 5
+    assert (await repo.get_page(limit=10)).next_cursor is None
+
+
+async def test_bookings_and_the_log_page_in_their_default_orders(db: AsyncSession) -> None:
+    specialist = await make_specialist(db)
+    bookings = BookingRepository(db)
+    await bookings.create_many(booking_row(specialist.id, n) for n in range(30))
+    assert flat(await all_pages(bookings, limit=7)) == [b.id for b in await bookings.get_all()]
+    log = AdminLogRepository(db)
+    await log.create_many({"admin_id": 1, "action": f"a{n}"} for n in range(12))
+    assert flat(await all_pages(log, limit=5)) == [e.id for e in await log.get_all()]
+    statuses = await all_pages(bookings, filters={"status": "confirmed"}, limit=2)
+    assert flat(statuses) == [b.id for b in await bookings.get_all(filters={"status": "confirmed"})]
+
+
+async def test_paging_while_rows_are_added_neither_repeats_nor_skips(db: AsyncSession) -> None:
+    first = await people(db, 20)
+    repo = SpecialistRepository(db)
+    seen: list[int] = []
+    page = await repo.get_page(limit=6)
+    n = 100
+    while True:
+        seen += [row.id for row in page.items]
+        await people_after(db, n)
+        n += 3
+        if page.next_cursor is None:
+            break
+        page = await repo.get_page(limit=6, after=page.next_cursor)
+    assert len(seen) == len(set(seen))
+    assert {p.id for p in first} <= set(seen)
+
+
+async def people_after(db: AsyncSession, n: int) -> None:
+    await SpecialistRepository(db).create_many(
+        {"name": f"Person {k % 9}", "email": f"late{k}@example.com", "timezone": "UTC"}
+        for k in range(n, n + 3)
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c[:-2],
+        lambda c: c[:10] + ("A" if c[10] != "A" else "B") + c[11:],
+        lambda c: c + "AA",
+        lambda c: "x" + c,
+        lambda c: "",
+        lambda c: "!!!",
+        lambda c: 42,
+        lambda c: c.encode(),
+    ],
+)
+async def test_a_tampered_cursor_is_a_validation_error(db: AsyncSession, change: Any) -> None:
+    await people(db, 4)
+    repo = SpecialistRepository(db)
+    cursor = (await repo.get_page(limit=2)).next_cursor
+    assert cursor is not None
+    with pytest.raises(ValidationError) as caught:
+        await repo.get_page(limit=2, after=change(cursor))
+    assert caught.value.fields == ("after",)
+
+
+async def test_a_cursor_belongs_to_its_model_and_order(db: AsyncSession) -> None:
+    await people(db, 4)
+    repo = SpecialistRepository(db)
+    cursor = (await repo.get_page(limit=2)).next_cursor
+    with pytest.raises(ValidationError, match="another model or order_by"):
+        await repo.get_page(limit=2, after=cursor, order_by="-name")
+    with pytest.raises(ValidationError, match="another model or order_by"):
+        await DayOffRepository(db).get_page(after=cursor)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"limit": None}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"order_by": "nope"}, "nope"),
+        ({"filters": []}, "filters"),
+        ({"load": "nope"}, "load"),
+        ({"include_inactive": "yes"}, "include_inactive"),
+    ],
+)
+async def test_get_page_arguments_are_checked(
+    db: AsyncSession, options: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await SpecialistRepository(db).get_page(**options)
+    assert field in caught.value.fields

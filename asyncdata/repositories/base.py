@@ -47,6 +47,13 @@ from asyncdata._validation import (
 )
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Base, utcnow
+from asyncdata.repositories._paging import (
+    Page,
+    after_clause,
+    decode_cursor,
+    encode_cursor,
+    order_keys,
+)
 
 __all__ = ["BATCH_SIZE", "AppendOnlyRepository", "Repository"]
 
@@ -219,6 +226,41 @@ class AppendOnlyRepository(Generic[ModelT]):
             *self._filter(filters), include_inactive=include_inactive, order_by=order_by, load=load
         )
         return list(await self._scalars(stmt.limit(rows).offset(skipped)))
+
+    async def get_page(
+        self,
+        *,
+        filters: Filters = None,
+        order_by: str | Sequence[str] | None = None,
+        limit: int = 50,
+        after: str | None = None,
+        include_inactive: bool = False,
+        load: Sequence[str] = (),
+    ) -> Page[ModelT]:
+        """One page of ``get_all``'s rows, by keyset: ``after`` is the previous page's
+        ``next_cursor`` (None for the first page), so any page costs what the first does.
+
+        ``limit`` is 1 or more. Paging while rows are written never repeats a row nor
+        skips one that existed throughout. ``next_cursor`` is None on the last page; it
+        belongs to this model and ``order_by``: another order's, an edited or a made-up
+        cursor is a ValidationError (see ``asyncdata.repositories._paging``).
+        """
+        size = check_row_count(limit, "limit", optional=False)
+        if not size:
+            raise ValidationError(f"limit={limit!r}: must be at least 1", fields=["limit"])
+        stmt = self._select(
+            *self._filter(filters), include_inactive=include_inactive, order_by=order_by, load=load
+        )  # checks every argument but the cursor
+        names = () if order_by is None else _order_names(order_by)
+        keys = order_keys(self.model, names or self.default_order)
+        start = decode_cursor(self.model, keys, after)
+        if start is not None:
+            stmt = stmt.where(after_clause(self.model, keys, start))
+        rows: list[ModelT] = list(await self._scalars(stmt.limit(size + 1)))
+        if len(rows) <= size:
+            return Page(items=rows, next_cursor=None)
+        items = rows[:size]
+        return Page(items=items, next_cursor=encode_cursor(self.model, keys, items[-1]))
 
     async def count(self, *, filters: Filters = None, include_inactive: bool = False) -> int:
         """How many rows ``get_all`` would return without limit and offset."""
@@ -400,6 +442,11 @@ def _names(names: Any, purpose: str) -> tuple[str, ...]:
             f"{purpose}={names!r}: must be a name or a list of names", fields=[purpose]
         )
     return tuple(names)
+
+
+def _order_names(order_by: Any) -> tuple[str, ...]:
+    names = (order_by,) if isinstance(order_by, str) else order_by
+    return _names(names, "order_by")
 
 
 def _checked_id(id: Any, *, load: Any = ()) -> int | None:
