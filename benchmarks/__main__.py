@@ -1,5 +1,6 @@
 """``python -m benchmarks --backend sqlite|postgresql [--rounds N] [--json PATH]``.
 
+``--scale [--million] [--sizes 10000,100000]``: bounded reads at growing table sizes.
 Also ``--only get_by_id,update`` (a subset), ``--smoke`` (a few rows, to check the
 machinery) and ``--profile OPERATION [--calls N]`` (where asyncdata's extra time goes).
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from benchmarks.profiling import profile_operation
 from benchmarks.report import render, write_json
+from benchmarks.scale import DEFAULT_SIZES, MILLION
+from benchmarks.scale import main as scale_main
 from benchmarks.suite import run_suite
 from benchmarks.workload import SMOKE_SIZES, Sizes
 
@@ -49,6 +52,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--smoke", action="store_true", help="a few rows of everything: checks the machinery only"
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead: load 10k and 100k rows per table through create_many and time the "
+        "bounded reads at each size, with the growth ratio",
+    )
+    parser.add_argument(
+        "--million", action="store_true", help="with --scale: add 1M rows (takes a while)"
+    )
+    parser.add_argument(
+        "--sizes", help="with --scale: comma-separated row counts instead, e.g. 1000,5000"
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         help="where to write the JSON (default: benchmarks/results/BACKEND.json)",
@@ -61,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "postgresql" and not args.url:
         print("PostgreSQL needs a server URL: set TEST_PG_URL or pass --url", file=sys.stderr)
         return 2
+    if args.scale:
+        sizes = (
+            tuple(int(n) for n in args.sizes.split(","))
+            if args.sizes
+            else DEFAULT_SIZES + ((MILLION,) if args.million else ())
+        )
+        return scale_main(args.backend, args.url, sizes)
     if args.profile:
         report = profile_operation(args.backend, args.profile, pg_url=args.url, calls=args.calls)
         print(asyncio.run(report))

@@ -37,6 +37,7 @@ from asyncdata._sql import binary_text, in_values
 from asyncdata._transactions import Write, adopt, read, write
 from asyncdata._translate import translate_error
 from asyncdata._validation import (
+    MAX_ROW_COUNT,
     NO_MATCH,
     FieldRule,
     check_flag,
@@ -256,7 +257,8 @@ class AppendOnlyRepository(Generic[ModelT]):
         start = decode_cursor(self.model, keys, after)
         if start is not None:
             stmt = stmt.where(after_clause(self.model, keys, start))
-        rows: list[ModelT] = list(await self._scalars(stmt.limit(size + 1)))
+        # one row more than asked tells whether another page follows
+        rows: list[ModelT] = list(await self._scalars(stmt.limit(min(size, MAX_ROW_COUNT - 1) + 1)))
         if len(rows) <= size:
             return Page(items=rows, next_cursor=None)
         items = rows[:size]
