@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.profiling import profile_operation
 from benchmarks.report import render, write_json
-from benchmarks.scale import DEFAULT_SIZES, MILLION
+from benchmarks.scale import DEFAULT_SIZES, MILLION, compare_load
 from benchmarks.scale import main as scale_main
 from benchmarks.suite import run_suite
 from benchmarks.workload import SMOKE_SIZES, Sizes
@@ -58,6 +58,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "bounded reads at each size, with the growth ratio",
     )
     parser.add_argument(
+        "--load",
+        type=int,
+        metavar="ROWS",
+        help="instead (PostgreSQL): create_many of ROWS bookings against asyncpg executemany "
+        "and COPY of the same rows",
+    )
+    parser.add_argument(
         "--million", action="store_true", help="with --scale: add 1M rows (takes a while)"
     )
     parser.add_argument(
@@ -76,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "postgresql" and not args.url:
         print("PostgreSQL needs a server URL: set TEST_PG_URL or pass --url", file=sys.stderr)
         return 2
+    if args.load:
+        report = compare_load(
+            args.url, args.load, lambda m: print(f"… {m}", file=sys.stderr, flush=True)
+        )
+        print(asyncio.run(report))
+        return 0
     if args.scale:
         sizes = (
             tuple(int(n) for n in args.sizes.split(","))

@@ -82,9 +82,14 @@ def script_head() -> str | None:
     return ScriptDirectory.from_config(Config(str(REPO_ROOT / "alembic.ini"))).get_current_head()
 
 
+FTS_STORAGE = ("_search", "_search_data", "_search_idx", "_search_docsize", "_search_config")
+
+
 async def tables(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
-        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+        names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    # SQLite's FTS5 trigram tables (and their shadow tables) are the storage of an index
+    return {name for name in names if not name.endswith(FTS_STORAGE)}
 
 
 async def versions(engine: AsyncEngine) -> list[str]:

@@ -17,6 +17,7 @@ from alembic import context
 from asyncdata._config import load_settings
 from asyncdata.database import create_engine
 from asyncdata.models import Base
+from asyncdata.models._fts import FTS_SUFFIX, FTS_TABLES
 from asyncdata.models.booking import OVERLAP_CONSTRAINT
 
 config = context.config
@@ -24,12 +25,15 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+FTS_PREFIXES = tuple(table + FTS_SUFFIX for table in FTS_TABLES)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Leave out what autogenerate cannot compare: the bookings overlap guard
     (an exclusion constraint, whose GiST index PostgreSQL reflects, and
     triggers on SQLite), created by revision 0002 and checked by the tests."""
+    if type_ == "table" and (name or "").startswith(FTS_PREFIXES):
+        return False  # SQLite's FTS5 trigram tables (revision 0004) and their shadow tables
     return not (name or "").startswith(OVERLAP_CONSTRAINT)
 
 

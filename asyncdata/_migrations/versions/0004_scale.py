@@ -14,6 +14,9 @@
   made ``create_many`` quadratic. Instants are stored as fixed-width text
   (``YYYY-MM-DD HH:MM:SS.ffffff``); ``datetime()`` gives the bound truncated to
   the second, which is never later than the exact one, so no clash is missed.
+- SQLite: an FTS5 trigram table ``<table>_search`` over ``search_text`` of the same
+  four tables (external content, kept in step by triggers, filled here), which
+  ``search`` uses to narrow its rows (``asyncdata.models._fts``).
 
 Revision ID: 0004_scale
 Revises: 0003_folded_text
@@ -39,6 +42,23 @@ CLASH = (
 )
 BOUND = "AND other.starts_at >= datetime(NEW.starts_at, '-1440 minutes') "
 TRIGRAM_TABLES = ("specialists", "bookings", "user_sessions", "admin_logs")
+
+
+def _fts_ddl(table: str) -> list[str]:
+    """The FTS5 table and its triggers, as ``asyncdata.models._fts`` has them in 0004."""
+    fts = f"{table}_search"
+    return [
+        f"CREATE VIRTUAL TABLE {fts} USING fts5(search_text, content='{table}', "
+        "content_rowid='id', tokenize='trigram case_sensitive 1', detail='none')",
+        f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {fts}(rowid, search_text) VALUES (NEW.id, NEW.search_text); END",
+        f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', OLD.id, OLD.search_text); "
+        "END",
+        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF search_text ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', OLD.id, OLD.search_text); "
+        f"INSERT INTO {fts}(rowid, search_text) VALUES (NEW.id, NEW.search_text); END",
+    ]
 
 
 def _triggers(bound: str) -> None:
@@ -81,6 +101,11 @@ def upgrade() -> None:
             )
         return
     _triggers(BOUND)
+    for table in TRIGRAM_TABLES:
+        fts = f"{table}_search"
+        for statement in _fts_ddl(table):
+            op.execute(statement)
+        op.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
 
 
 def downgrade() -> None:
@@ -90,6 +115,11 @@ def downgrade() -> None:
             op.drop_index(f"ix_{table}_search_text_trgm", table_name=table)
     else:
         _triggers("")
+        for table in TRIGRAM_TABLES:
+            fts = f"{table}_search"
+            for event in ("insert", "delete", "update"):
+                op.execute(f"DROP TRIGGER IF EXISTS {fts}_{event}")
+            op.execute(f"DROP TABLE IF EXISTS {fts}")
     op.drop_index("ix_admin_logs_created_at_id", table_name="admin_logs")
     op.drop_index("ix_user_sessions_expires_at_active", table_name="user_sessions")
     op.drop_index("ix_user_sessions_created_at_id", table_name="user_sessions")
