@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -44,7 +45,9 @@ SPECIALISTS = 2_000
 CONFIRMED_SHARE = 0.225  # 225k of 1M, as in the issue
 SURNAMES = [f"surname{n:03d}" for n in range(199)] + ["Garcia"]  # "garcia": 1 row in 200
 FIRST_DAY = date(2030, 1, 7)
-CALLS = 30
+CALLS = 5
+"""Calls of each read per size and round."""
+ROUNDS = 8
 
 Progress = Callable[[str], None]
 
@@ -141,17 +144,6 @@ async def _load(target: Target, rows: int, result: SizeResult, progress: Progres
             await conn.commit()
 
 
-async def _median_ms(call: Callable[[], Awaitable[Any]], calls: int = CALLS) -> float:
-    for _ in range(3):  # warm: plans prepared, pages cached
-        await call()
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
-
-
 async def _reads(target: Target, rows: int) -> dict[str, tuple[Callable[[], Awaitable[Any]], str]]:
     sessions = target.sessions
     middle = rows // 2
@@ -246,19 +238,42 @@ async def run_scale(
     pg_url: str | None,
     sizes: tuple[int, ...],
     progress: Progress,
-) -> list[SizeResult]:
-    """Load and time every size, one fresh database each."""
-    results = []
-    for rows in sizes:
-        result = SizeResult(rows)
-        async with open_target(backend, pg_url, database="asyncdata_bench_scale") as target:
-            await _load(target, rows, result, progress)
-            for name, (call, note) in (await _reads(target, rows)).items():
-                result.medians_ms[_label(name, rows)] = await _median_ms(call)
-                result.notes[_label(name, rows)] = note
-            progress(f"{rows:,}: reads timed")
-        results.append(result)
-    return results
+) -> tuple[str, list[SizeResult]]:
+    """Load every size into a database of its own, then time the reads in alternating
+    rounds (each read at every size, then the next read; ``ROUNDS`` times), so a busy
+    moment of the machine falls on all sizes alike."""
+    results = [SizeResult(rows) for rows in sizes]
+    async with AsyncExitStack() as stack:
+        targets = []
+        for result in results:
+            target = await stack.enter_async_context(
+                open_target(backend, pg_url, database=f"asyncdata_bench_scale_{result.rows}")
+            )
+            await _load(target, result.rows, result, progress)
+            targets.append(target)
+        version = targets[0].server_version
+        reads = [
+            await _reads(target, result.rows)
+            for target, result in zip(targets, results, strict=True)
+        ]
+        samples: list[dict[str, list[float]]] = [{} for _ in results]
+        for round_ in range(ROUNDS):
+            for index in range(len(reads[0])):
+                for result, found, timed in zip(results, reads, samples, strict=True):
+                    name, (call, note) = list(found.items())[index]
+                    label = _label(name, result.rows)
+                    result.notes[label] = note
+                    if round_ == 0:
+                        for _ in range(3):  # warm: plans prepared, pages cached
+                            await call()
+                    for _ in range(CALLS):
+                        started = time.perf_counter()
+                        await call()
+                        timed.setdefault(label, []).append(time.perf_counter() - started)
+            progress(f"round {round_ + 1}/{ROUNDS} timed")
+        for result, timed in zip(results, samples, strict=True):
+            result.medians_ms = {k: statistics.median(v) * 1000 for k, v in timed.items()}
+    return version, results
 
 
 def _label(name: str, rows: int) -> str:
@@ -281,8 +296,8 @@ def render_scale(backend: str, version: str, results: list[SizeResult]) -> str:
     sizes = [r.rows for r in results]
     head = ["read"] + [f"{n:,} rows" for n in sizes] + [f"{sizes[-1]:,}/{sizes[0]:,}", "rows read"]
     lines = [
-        f"asyncdata --scale on {backend} {version}: median of {CALLS} warm calls, fresh session "
-        "each",
+        f"asyncdata --scale on {backend} {version}: median of {CALLS * ROUNDS} warm calls in "
+        f"{ROUNDS} alternating rounds, a fresh session each",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -308,18 +323,14 @@ def _loaded(rows: int, table: str) -> int:
 
 
 def main(backend: str, pg_url: str | None, sizes: tuple[int, ...]) -> int:
-    async def go() -> tuple[str, list[SizeResult]]:
-        async with open_target(backend, pg_url, database="asyncdata_bench_scale") as target:
-            version = target.server_version
-        found = await run_scale(
+    version, found = asyncio.run(
+        run_scale(
             backend,
             pg_url=pg_url,
             sizes=sizes,
             progress=lambda m: print(f"… {m}", file=sys.stderr, flush=True),
         )
-        return version, found
-
-    version, found = asyncio.run(go())
+    )
     print(render_scale(backend, version, found))
     return 0
 

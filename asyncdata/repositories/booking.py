@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,12 @@ from asyncdata.repositories.searchable import Searchable
 __all__ = ["BookingRepository"]
 
 _PLACEMENT = ("specialist_id", "booking_date", "booking_time", "duration_minutes")
+
+
+MAX_BOOKING_MINUTES = 1440
+"""The longest booking (``duration_minutes`` is validated 1 to 1440; ``ends_at`` is that
+many real minutes after ``starts_at``): reads of the bookings overlapping a window look no
+further back than this before it."""
 
 
 class _SpecialistInfo(NamedTuple):
@@ -244,6 +250,8 @@ class BookingRepository(Searchable[Booking], Repository[Booking]):
             Booking.status != BookingStatus.CANCELLED,
             Booking.starts_at < ends_at,
             Booking.ends_at > starts_at,
+            # a booking lasts at most a day: the bound keeps the index range to the window
+            Booking.starts_at > starts_at - timedelta(minutes=MAX_BOOKING_MINUTES),
         )
         return [(s, e) for s, e in await self.session.execute(stmt)]
 
