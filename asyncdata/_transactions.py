@@ -62,6 +62,7 @@ __all__ = [
     "AsyncDataSession",
     "Write",
     "adopt",
+    "idle",
     "read",
     "transaction",
     "write",
@@ -282,6 +283,13 @@ def _begin_options(db: AsyncSession, *, write: bool) -> dict[str, Any]:
 
 
 # -- reads -------------------------------------------------------------------------
+
+
+def idle(session: Session) -> bool:
+    """Whether ``session`` holds no connection and is in no block or write: a read now would
+    be one outside any transaction (for paths that read without the session's machinery)."""
+    info = session.info
+    return not (info.get(_BLOCK) or info.get(_CONNECTED) or info.get(_WRITING))
 
 
 async def read(

@@ -48,6 +48,7 @@ from asyncdata._validation import (
 )
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Base, utcnow
+from asyncdata.repositories._direct import NOT_TAKEN, get_direct
 from asyncdata.repositories._paging import (
     Page,
     after_clause,
@@ -197,7 +198,9 @@ class AppendOnlyRepository(Generic[ModelT]):
         if _checked_id(id, load=load) is None:
             return None
         if not load:
-            found = await self._read(lambda: self.session.get(self.model, id))
+            found = await get_direct(self.session, self.model, id)
+            if found is NOT_TAKEN:
+                found = await self._read(lambda: self.session.get(self.model, id))
         else:
             stmt = self._select(load=load).where(self._pk == id)
             found = (await self._scalars(stmt.execution_options(populate_existing=True))).first()
