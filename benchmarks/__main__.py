@@ -15,7 +15,13 @@ from pathlib import Path
 
 from benchmarks.profiling import profile_operation
 from benchmarks.report import render, write_json
-from benchmarks.scale import DEFAULT_SIZES, MILLION, compare_load, one_specialist
+from benchmarks.scale import (
+    DEFAULT_SIZES,
+    MILLION,
+    compare_load,
+    index_cost,
+    one_specialist,
+)
 from benchmarks.scale import main as scale_main
 from benchmarks.suite import run_suite
 from benchmarks.workload import SMOKE_SIZES, Sizes
@@ -70,6 +76,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="instead: create_many of 10k and of 20k bookings of one specialist, and the ratio",
     )
     parser.add_argument(
+        "--index-cost",
+        action="store_true",
+        help="instead: create and create_many into a schema with revision 0004's indexes "
+        "and one without, alternating",
+    )
+    parser.add_argument(
         "--million", action="store_true", help="with --scale: add 1M rows (takes a while)"
     )
     parser.add_argument(
@@ -88,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "postgresql" and not args.url:
         print("PostgreSQL needs a server URL: set TEST_PG_URL or pass --url", file=sys.stderr)
         return 2
+    if args.index_cost:
+        report = index_cost(
+            args.backend, args.url, lambda m: print(f"… {m}", file=sys.stderr, flush=True)
+        )
+        print(asyncio.run(report))
+        return 0
     if args.one_specialist:
         report = one_specialist(
             args.backend, args.url, lambda m: print(f"… {m}", file=sys.stderr, flush=True)

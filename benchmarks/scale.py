@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import text
 
 from asyncdata.models import Booking
+from asyncdata.models._fts import FTS_TABLES, fts_drop
 from asyncdata.repositories import (
     AdminLogRepository,
     BookingRepository,
@@ -437,3 +438,94 @@ async def one_specialist(backend: str, pg_url: str | None, progress: Progress) -
         f"{found[10_000]:.2f} s, 20,000 in {found[20_000]:.2f} s: "
         f"{found[20_000] / found[10_000]:.2f}x the time for 2x the rows"
     )
+
+
+_SCALE_INDEXES = (
+    "ix_bookings_starts_at_id",
+    "ix_user_sessions_created_at_id",
+    "ix_user_sessions_expires_at_active",
+    "ix_admin_logs_created_at_id",
+)
+_UNBOUNDED_TRIGGER = (
+    "CREATE TRIGGER ex_bookings_no_overlap_insert BEFORE INSERT ON bookings "
+    "WHEN NEW.status <> 'cancelled' BEGIN SELECT RAISE(ABORT, 'ex_bookings_no_overlap') "
+    "WHERE EXISTS (SELECT 1 FROM bookings AS other WHERE other.specialist_id = "
+    "NEW.specialist_id AND other.status <> 'cancelled' AND other.starts_at < NEW.ends_at "
+    "AND NEW.starts_at < other.ends_at); END"
+)
+
+
+async def _without_0004(target: Target) -> None:
+    """Take revision 0004's objects out of a fresh schema (and put 0002's trigger back)."""
+    async with target.engine.begin() as conn:
+        for index in _SCALE_INDEXES:
+            await conn.exec_driver_sql(f"DROP INDEX {index}")
+        for table in FTS_TABLES:
+            if target.backend == "postgresql":
+                await conn.exec_driver_sql(f"DROP INDEX ix_{table}_search_text_trgm")
+            else:
+                for statement in fts_drop(table):
+                    await conn.exec_driver_sql(statement)
+        if target.backend == "sqlite":
+            await conn.exec_driver_sql("DROP TRIGGER ex_bookings_no_overlap_insert")
+            await conn.exec_driver_sql(_UNBOUNDED_TRIGGER)
+
+
+async def index_cost(backend: str, pg_url: str | None, progress: Progress) -> str:
+    """What revision 0004's indexes cost writes: the same library code writing into two
+    databases in one process, one with them and one without, in alternating rounds
+    (order swapped every round): ``create`` of a specialist and of a booking, and
+    ``create_many`` of 10,000 bookings."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    async with (
+        open_target(backend, pg_url, database="asyncdata_bench_with") as with_,
+        open_target(backend, pg_url, database="asyncdata_bench_without") as without,
+    ):
+        await _without_0004(without)
+        for target in (with_, without):
+            async with target.sessions() as db:
+                await SpecialistRepository(db).create_many(
+                    {"name": f"D{n}", "email": f"d{n}@example.com", "timezone": "UTC"}
+                    for n in range(SPECIALISTS)
+                )
+        pairs = [("with 0004", with_), ("without", without)]
+        for round_ in range(INDEX_COST_ROUNDS):
+            for name, target in pairs if round_ % 2 == 0 else pairs[::-1]:
+                rng = random.Random(round_)
+                rows = [_booking(n + round_ * 10_000, rng) for n in range(10_000)]
+                started = time.perf_counter()
+                async with target.sessions() as db:
+                    await BookingRepository(db).create_many(rows, enforce_availability=False)
+                samples.setdefault(("create_many 10k bookings", name), []).append(
+                    time.perf_counter() - started
+                )
+                for i in range(40):
+                    started = time.perf_counter()
+                    async with target.sessions() as db:
+                        await SpecialistRepository(db).create(
+                            {"name": "X", "email": f"x{round_}_{i}@example.com"}
+                        )
+                    samples.setdefault(("create specialist", name), []).append(
+                        time.perf_counter() - started
+                    )
+                    booking = _booking(5_000_000 + round_ * 100 + i, rng)
+                    started = time.perf_counter()
+                    async with target.sessions() as db:
+                        await BookingRepository(db).create(
+                            booking | {"booking_time": clock(23)}, enforce_availability=False
+                        )
+                    samples.setdefault(("create booking", name), []).append(
+                        time.perf_counter() - started
+                    )
+            progress(f"round {round_ + 1}/{INDEX_COST_ROUNDS}")
+    lines = [f"write cost of revision 0004's indexes on {backend} (medians, same run):", ""]
+    for op in ("create specialist", "create booking", "create_many 10k bookings"):
+        with_ms = statistics.median(samples[(op, "with 0004")]) * 1000
+        without_ms = statistics.median(samples[(op, "without")]) * 1000
+        lines.append(
+            f"{op}: {with_ms:.2f} ms with, {without_ms:.2f} ms without: {with_ms / without_ms:.2f}x"
+        )
+    return "\n".join(lines)
+
+
+INDEX_COST_ROUNDS = 6
