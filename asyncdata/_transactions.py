@@ -63,6 +63,7 @@ __all__ = [
     "Write",
     "adopt",
     "idle",
+    "raise_translated",
     "read",
     "transaction",
     "write",
@@ -283,6 +284,12 @@ def _begin_options(db: AsyncSession, *, write: bool) -> dict[str, Any]:
 
 
 # -- reads -------------------------------------------------------------------------
+
+
+def raise_translated(exc: BaseException) -> NoReturn:
+    """Raise ``exc`` (from a read that bypasses ``read()``) as the asyncdata error it stands
+    for, as ``read()`` would."""
+    _reraise(exc, translate_error)
 
 
 def idle(session: Session) -> bool:

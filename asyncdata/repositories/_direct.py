@@ -9,10 +9,11 @@ statement per connection) on a connection of the engine's pool, and put into
 the session as a persistent object, exactly as a query would have.
 
 Taken only when the session holds no connection and is in no block or write,
-the object is not already in the session, and the engine is asyncpg's;
-otherwise, and after any failure (the connection is then discarded, never
-returned to the pool half-used), the caller takes the ordinary path, which
-retries, translates errors and so on as every read does.
+the object is not already in the session, and the engine is asyncpg's. A
+failure to get a connection raises the error any read would (``TransientError``
+for a refused one). A failure of the query itself discards the connection
+(never back to the pool half-used) and the caller takes the ordinary path,
+which retries a lost connection and translates errors as every read does.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session, attributes, make_transient_to_detached
 from sqlalchemy.util.concurrency import await_
 
-from asyncdata._transactions import idle
+from asyncdata._transactions import idle, raise_translated
 from asyncdata.models import Base
 
 __all__ = ["NOT_TAKEN", "get_direct"]
@@ -49,7 +50,10 @@ def _read(session: Session, model: type[Base], id: int) -> Any:
     if not isinstance(engine, Engine) or engine.dialect.driver != "asyncpg":
         return NOT_TAKEN
     sql, keys, processors = _statement(model, engine.dialect)
-    pooled = engine.raw_connection()
+    try:
+        pooled = engine.raw_connection()
+    except Exception as exc:  # no connection to be had: the error any read would raise
+        raise_translated(exc)
     try:
         record = await_(pooled.driver_connection.fetchrow(sql, id))  # type: ignore[union-attr]
     except Exception:
