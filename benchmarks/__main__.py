@@ -15,16 +15,11 @@ from pathlib import Path
 
 from benchmarks.profiling import profile_operation
 from benchmarks.report import render, write_json
-from benchmarks.scale import (
-    DEFAULT_SIZES,
-    MILLION,
-    compare_load,
-    index_cost,
-    one_specialist,
-)
+from benchmarks.scale import DEFAULT_SIZES, MILLION
 from benchmarks.scale import main as scale_main
 from benchmarks.suite import run_suite
 from benchmarks.workload import SMOKE_SIZES, Sizes
+from benchmarks.writes import compare_load, index_cost, one_specialist
 
 RESULTS = Path(__file__).parent / "results"
 

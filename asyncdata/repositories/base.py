@@ -56,6 +56,7 @@ from asyncdata.repositories._paging import (
     encode_cursor,
     order_keys,
 )
+from asyncdata.repositories._rows import uniform
 
 __all__ = ["BATCH_SIZE", "AppendOnlyRepository", "Repository"]
 
@@ -173,10 +174,10 @@ class AppendOnlyRepository(Generic[ModelT]):
         The ORM sends one INSERT per run of rows with the same keys and leaves out keys
         whose value is None, so realistic rows (optional fields sometimes set) would be
         split into hundreds of statements. Every row is given the same keys instead
-        (:func:`_uniform`) and None is sent as NULL (``render_nulls``): one statement
-        per batch.
+        (``asyncdata.repositories._rows.uniform``) and None is sent as NULL
+        (``render_nulls``): one statement per batch.
         """
-        rows_in = _uniform(self._table, batch)
+        rows_in = uniform(self._table, batch)
         if self.session.get_bind().dialect.name != "sqlite":
             stmt = (
                 insert(self.model)
@@ -422,29 +423,6 @@ class Repository(AppendOnlyRepository[ModelT]):
         if row is None:
             raise self._not_found(id)
         return row
-
-
-def _uniform(table: Table, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``batch`` with the same keys in every row, so one INSERT can carry them all.
-
-    A key some rows lack is filled with what the database would have stored: the
-    column's scalar default, else None for a nullable column without a server
-    default. A key that cannot be filled that way (a computed default, a server
-    default) is left out of every row that lacks it, and the ORM splits the batch
-    there, as before: no model of this library has such a mix.
-    """
-    keys = set().union(*batch) if batch else set()
-    fill: dict[str, Any] = {}
-    for key in keys:
-        column = table.c[key]
-        default = column.default
-        if default is not None and getattr(default, "is_scalar", False):
-            fill[key] = getattr(default, "arg", None)
-        elif default is None and column.server_default is None and column.nullable:
-            fill[key] = None
-    if not fill:
-        return batch
-    return [{**fill, **row} if len(row) < len(keys) else row for row in batch]
 
 
 def _names(names: Any, purpose: str) -> tuple[str, ...]:
