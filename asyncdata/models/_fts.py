@@ -11,7 +11,8 @@ exact test (``instr``) still decides, so answers are those of a scan, ``%``,
 ``_`` and ``\\`` included. A needle shorter than three characters has no
 trigram: it falls back to the scan.
 
-Revision ``0004_scale`` creates these objects; ``create_all`` runs the same DDL.
+Revision ``0004_scale`` creates these objects; ``create_all`` runs the same DDL and
+``drop_all`` drops them with their tables.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def fts_drop(table: str) -> list[str]:
 for _model in (Specialist, Booking, UserSession, AdminLog):
     _table = _model.__table__
     assert isinstance(_table, Table)
-    for _statement in fts_ddl(_table.name):
-        event.listen(
-            _table,
-            "after_create",
-            DDL(_statement).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
-        )
+    for _event, _statements in (("after_create", fts_ddl), ("after_drop", fts_drop)):
+        for _statement in _statements(_table.name):
+            event.listen(
+                _table,
+                _event,
+                DDL(_statement).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
+            )
