@@ -34,7 +34,15 @@ from sqlalchemy.orm import Session
 from asyncdata._faults import describe, one_line
 from asyncdata._routing import ReplicaSet
 
-__all__ = ["RoutingSession", "attach", "choose", "leave_out", "replicas_of", "routed"]
+__all__ = [
+    "RoutingSession",
+    "attach",
+    "choose",
+    "has_replicas",
+    "leave_out",
+    "replicas_of",
+    "routed",
+]
 
 log = logging.getLogger("asyncdata")
 
@@ -54,6 +62,11 @@ def replicas_of(primary: AsyncEngine) -> tuple[AsyncEngine, ...]:
     """The replica engines attached to ``primary`` (empty: it has none)."""
     group = _groups.get(primary.sync_engine)
     return group.members if group is not None else ()
+
+
+def has_replicas(primary: Engine) -> bool:
+    """Whether reads on ``primary`` (a sync engine) may go to replicas."""
+    return primary in _groups
 
 
 def _dispose_replicas(engine: Engine) -> None:

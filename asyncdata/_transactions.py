@@ -72,6 +72,8 @@ __all__ = [
     "AsyncDataSession",
     "Write",
     "adopt",
+    "idle",
+    "raise_translated",
     "read",
     "transaction",
     "write",
@@ -306,6 +308,19 @@ def _begin_options(db: AsyncSession, *, write: bool) -> dict[str, Any]:
 
 
 # -- reads -------------------------------------------------------------------------
+
+
+def raise_translated(exc: BaseException) -> NoReturn:
+    """Raise ``exc`` (from a read that bypasses ``read()``) as the asyncdata error it stands
+    for, as ``read()`` would."""
+    _reraise(exc, translate_error)
+
+
+def idle(session: Session) -> bool:
+    """Whether ``session`` holds no connection and is in no block or write: a read now would
+    be one outside any transaction (for paths that read without the session's machinery)."""
+    info = session.info
+    return not (info.get(_BLOCK) or info.get(_CONNECTED) or info.get(_WRITING))
 
 
 async def read(

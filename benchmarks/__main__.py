@@ -1,5 +1,6 @@
 """``python -m benchmarks --backend sqlite|postgresql [--rounds N] [--json PATH]``.
 
+``--scale [--million] [--sizes 10000,100000]``: bounded reads at growing table sizes.
 Also ``--only get_by_id,update`` (a subset), ``--smoke`` (a few rows, to check the
 machinery) and ``--profile OPERATION [--calls N]`` (where asyncdata's extra time goes).
 ``--replicas [--rounds N]`` instead measures the scale-out of SPEC 15 on servers of its
@@ -16,8 +17,11 @@ from pathlib import Path
 
 from benchmarks.profiling import profile_operation
 from benchmarks.report import render, write_json
+from benchmarks.scale import DEFAULT_SIZES, MILLION
+from benchmarks.scale import main as scale_main
 from benchmarks.suite import run_suite
 from benchmarks.workload import SMOKE_SIZES, Sizes
+from benchmarks.writes import compare_load, index_cost, one_specialist
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -57,6 +61,36 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--smoke", action="store_true", help="a few rows of everything: checks the machinery only"
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead: load 10k and 100k rows per table through create_many and time the "
+        "bounded reads at each size, with the growth ratio",
+    )
+    parser.add_argument(
+        "--load",
+        type=int,
+        metavar="ROWS",
+        help="instead (PostgreSQL): create_many of ROWS bookings against asyncpg executemany "
+        "and COPY of the same rows",
+    )
+    parser.add_argument(
+        "--one-specialist",
+        action="store_true",
+        help="instead: create_many of 10k and of 20k bookings of one specialist, and the ratio",
+    )
+    parser.add_argument(
+        "--index-cost",
+        action="store_true",
+        help="instead: create and create_many into a schema with revision 0004's indexes "
+        "and one without, alternating",
+    )
+    parser.add_argument(
+        "--million", action="store_true", help="with --scale: add 1M rows (takes a while)"
+    )
+    parser.add_argument(
+        "--sizes", help="with --scale: comma-separated row counts instead, e.g. 1000,5000"
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         help="where to write the JSON (default: benchmarks/results/BACKEND.json)",
@@ -77,6 +111,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "postgresql" and not args.url:
         print("PostgreSQL needs a server URL: set TEST_PG_URL or pass --url", file=sys.stderr)
         return 2
+    if args.index_cost:
+        report = index_cost(
+            args.backend, args.url, lambda m: print(f"… {m}", file=sys.stderr, flush=True)
+        )
+        print(asyncio.run(report))
+        return 0
+    if args.one_specialist:
+        report = one_specialist(
+            args.backend, args.url, lambda m: print(f"… {m}", file=sys.stderr, flush=True)
+        )
+        print(asyncio.run(report))
+        return 0
+    if args.load:
+        report = compare_load(
+            args.url, args.load, lambda m: print(f"… {m}", file=sys.stderr, flush=True)
+        )
+        print(asyncio.run(report))
+        return 0
+    if args.scale:
+        sizes = (
+            tuple(int(n) for n in args.sizes.split(","))
+            if args.sizes
+            else DEFAULT_SIZES + ((MILLION,) if args.million else ())
+        )
+        return scale_main(args.backend, args.url, sizes)
     if args.profile:
         report = profile_operation(args.backend, args.profile, pg_url=args.url, calls=args.calls)
         print(asyncio.run(report))

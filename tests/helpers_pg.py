@@ -67,6 +67,11 @@ class Cluster:
     port: int
 
     @property
+    def log(self) -> str:
+        """The server's log file (Debian's default place for a cluster's log)."""
+        return f"/var/log/postgresql/postgresql-{self.version}-{self.name}.log"
+
+    @property
     def url(self) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -107,8 +112,11 @@ def wait_until_accepting(port: int, *, timeout_s: float = READY_TIMEOUT_S) -> No
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
-    """A new PostgreSQL cluster on a free port, running, trust auth; dropped on exit."""
+def throwaway_cluster(*settings: str) -> Iterator[Cluster]:
+    """A new PostgreSQL cluster on a free port, running, trust auth; dropped on exit.
+
+    ``settings`` are extra ``name=value`` server settings (e.g. ``log_min_duration_statement=0``).
+    """
     if shutil.which("pg_createcluster") is None or shutil.which("pg_ctlcluster") is None:
         pytest.fail("pg_createcluster/pg_ctlcluster are needed for this test", pytrace=False)
     version = _version()
@@ -124,6 +132,7 @@ def throwaway_cluster() -> Iterator[Cluster]:
             "fsync=off",
             "-o",
             "max_connections=60",
+            *(arg for setting in settings for arg in ("-o", setting)),
             "--",
             "--auth=trust",
         )

@@ -18,6 +18,7 @@ from benchmarks.database import Target, open_target
 from benchmarks.operations import delete_new_bookings
 from benchmarks.peers import Peer, available_peers
 from benchmarks.report import render, verdicts, write_json
+from benchmarks.scale import render_scale, run_scale
 from benchmarks.seed import seed
 from benchmarks.suite import run_suite
 from benchmarks.workload import SMOKE_SIZES, booking_rows
@@ -148,3 +149,20 @@ async def test_a_run_reports_every_operation_in_table_and_json(
         assert operation["peers"]["handwritten"]["ratio"] is not None
     assert len(written["targets"]) == len(found)
     assert len(written["memory"]) == len(SMOKE_SIZES.memory_rows)
+
+
+async def test_a_scale_run_times_every_read_at_every_size(backend: str, db_url: str) -> None:
+    version, results = await run_scale(
+        backend,
+        pg_url=server_url(backend, db_url),
+        sizes=(60, 120),
+        progress=lambda _message: None,
+        database=DATABASE,
+    )
+    assert [r.rows for r in results] == [60, 120]
+    assert set(results[0].medians_ms) == set(results[1].medians_ms)
+    assert len(results[0].medians_ms) == 14
+    assert set(results[0].load_s) == {"specialists", "bookings", "sessions", "admin_logs"}
+    table = render_scale(backend, version, results)
+    assert "| get_page(limit=50), after row rows/2 |" in table
+    assert "120/60" in table

@@ -84,9 +84,14 @@ def script_head() -> str | None:
     return ScriptDirectory.from_config(Config(str(REPO_ROOT / "alembic.ini"))).get_current_head()
 
 
+FTS_STORAGE = ("_search", "_search_data", "_search_idx", "_search_docsize", "_search_config")
+
+
 async def tables(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
-        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+        names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    # SQLite's FTS5 trigram tables (and their shadow tables) are the storage of an index
+    return {name for name in names if not name.endswith(FTS_STORAGE)}
 
 
 async def versions(engine: AsyncEngine) -> list[str]:
@@ -362,6 +367,49 @@ async def test_both_paths_install_the_overlap_guard(
         assert await repo.count() == 1
         await repo.create_many([booking(specialist.id, time(11))], enforce_availability=False)
         assert await repo.count() == 2
+
+
+async def triggers(engine: AsyncEngine) -> set[tuple[str, str]]:
+    """(table, trigger) of every trigger the schema defines, on either backend."""
+    query = (
+        "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT DISTINCT event_object_table, trigger_name FROM information_schema.triggers "
+        "WHERE trigger_schema = current_schema()"
+    )
+    async with engine.connect() as conn:
+        return {(table, name) for table, name in await conn.execute(text(query))}
+
+
+async def test_migrations_and_create_all_install_the_same_triggers(
+    backend: str, empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revision that rebuilds a table on SQLite (batch mode) must put its triggers back:
+    the overlap guard, the search index upkeep and the append-only admin log all live there.
+    Through every revision, and back down and up again, the set matches ``create_all``'s."""
+    migrated = create_engine(empty_db_url)
+    other_url = (
+        f"sqlite+aiosqlite:///{tmp_path}/created.db" if backend == "sqlite" else empty_db_url
+    )
+    try:
+        alembic(empty_db_url, "upgrade", "head")
+        alembic(empty_db_url, "downgrade", "0003_folded_text")
+        alembic(empty_db_url, "upgrade", "head")
+        expected = await triggers(migrated)
+        assert "admin_logs" in {table for table, _ in expected}  # and, on SQLite, bookings
+        if backend == "postgresql":  # one database: empty it, then let create_all fill it
+            alembic(empty_db_url, "downgrade", "base")
+            async with migrated.begin() as conn:
+                await conn.execute(text("DROP TABLE alembic_version"))
+    finally:
+        await migrated.dispose()
+    monkeypatch.setenv("ALEMBIC_CONFIG", str(tmp_path / "missing.ini"))
+    created = create_engine(other_url)
+    try:
+        assert await init_db(created) == "create_all"
+        assert await triggers(created) == expected
+    finally:
+        await created.dispose()
 
 
 async def test_alembic_round_trip(schema_engine: AsyncEngine, empty_db_url: str) -> None:

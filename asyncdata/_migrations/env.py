@@ -17,6 +17,7 @@ from alembic import context
 from asyncdata._config import load_settings
 from asyncdata.database import create_engine
 from asyncdata.models import Base
+from asyncdata.models._fts import FTS_SUFFIX, FTS_TABLES
 from asyncdata.models.booking import OVERLAP_CONSTRAINT
 
 config = context.config
@@ -24,13 +25,27 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+FTS_PREFIXES = tuple(table + FTS_SUFFIX for table in FTS_TABLES)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Leave out what autogenerate cannot compare: the bookings overlap guard
     (an exclusion constraint, whose GiST index PostgreSQL reflects, and
     triggers on SQLite), created by revision 0002 and checked by the tests."""
+    if type_ == "table" and (name or "").startswith(FTS_PREFIXES):
+        return False  # SQLite's FTS5 trigram tables (revision 0004) and their shadow tables
     return not (name or "").startswith(OVERLAP_CONSTRAINT)
+
+
+def include_object(
+    item: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave out, on a backend other than the one it names, a model index restricted
+    to one dialect by ``ddl_if`` (the PostgreSQL trigram indexes), which autogenerate
+    would otherwise expect everywhere."""
+    ddl_if = getattr(item, "_ddl_if", None)
+    wanted = getattr(ddl_if, "dialect", None)
+    return wanted is None or wanted == context.get_context().dialect.name
 
 
 def run_migrations(connection: Connection) -> None:
@@ -40,6 +55,7 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=True,
         compare_type=True,
         include_name=include_name,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

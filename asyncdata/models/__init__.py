@@ -1,5 +1,6 @@
 """The ORM models. Every relationship is ``lazy="raise"``: load it with ``load=``."""
 
+from asyncdata.models import _fts, _scale  # noqa: F401  (register the scale indexes)
 from asyncdata.models.admin_log import AdminLog
 from asyncdata.models.base import NAMING_CONVENTION, Base, UTCDateTime, utcnow
 from asyncdata.models.booking import Booking, BookingStatus

@@ -1,5 +1,6 @@
 """Awaitable repositories, one per model, over a caller-owned ``AsyncSession``."""
 
+from asyncdata.repositories._paging import Page
 from asyncdata.repositories.admin_log import AdminLogRepository
 from asyncdata.repositories.base import BATCH_SIZE, AppendOnlyRepository, Repository
 from asyncdata.repositories.booking import BookingRepository
@@ -18,6 +19,7 @@ __all__ = [
     "BookingRepository",
     "DateOverrideRepository",
     "DayOffRepository",
+    "Page",
     "Repository",
     "ScheduleRepository",
     "SpecialistRepository",

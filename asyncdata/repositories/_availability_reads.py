@@ -31,6 +31,7 @@ from asyncdata.models import (
     Specialist,
     utcnow,
 )
+from asyncdata.models.booking import LONGEST_BLOCK_MINUTES
 
 __all__ = [
     "Calendar",
@@ -195,6 +196,9 @@ async def load_busy(
         or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > utcnow()),
         Booking.blocked_from < ends_at,
         Booking.blocked_until > starts_at,
+        # A blocked interval spans at most LONGEST_BLOCK_MINUTES: the bound keeps the index
+        # range on (specialist_id, blocked_from) to the window, not the whole history.
+        Booking.blocked_from > starts_at - timedelta(minutes=LONGEST_BLOCK_MINUTES),
     )
     busy: dict[int, list[Interval]] = {}
     for sid, start, end in await session.execute(stmt):

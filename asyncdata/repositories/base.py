@@ -37,6 +37,7 @@ from asyncdata._sql import binary_text, in_values
 from asyncdata._transactions import Write, adopt, read, write
 from asyncdata._translate import translate_error
 from asyncdata._validation import (
+    MAX_ROW_COUNT,
     NO_MATCH,
     FieldRule,
     check_flag,
@@ -47,6 +48,15 @@ from asyncdata._validation import (
 )
 from asyncdata.errors import NotFoundError, ValidationError
 from asyncdata.models import Base, utcnow
+from asyncdata.repositories._direct import NOT_TAKEN, get_direct
+from asyncdata.repositories._paging import (
+    Page,
+    after_clause,
+    decode_cursor,
+    encode_cursor,
+    order_keys,
+)
+from asyncdata.repositories._rows import uniform
 
 __all__ = ["BATCH_SIZE", "AppendOnlyRepository", "Repository"]
 
@@ -159,18 +169,27 @@ class AppendOnlyRepository(Generic[ModelT]):
         return insert(self.model).returning(self.model).execution_options(populate_existing=True)
 
     async def _insert_batch(self, batch: list[dict[str, Any]]) -> list[ModelT]:
-        """One multi-row INSERT … RETURNING; the rows come back in ``batch`` order."""
+        """One multi-row INSERT … RETURNING; the rows come back in ``batch`` order.
+
+        The ORM sends one INSERT per run of rows with the same keys and leaves out keys
+        whose value is None, so realistic rows (optional fields sometimes set) would be
+        split into hundreds of statements. Every row is given the same keys instead
+        (``asyncdata.repositories._rows.uniform``) and None is sent as NULL
+        (``render_nulls``): one statement per batch.
+        """
+        rows_in = uniform(self._table, batch)
         if self.session.get_bind().dialect.name != "sqlite":
             stmt = (
                 insert(self.model)
                 .returning(self.model, sort_by_parameter_order=True)
-                .execution_options(populate_existing=True)
+                .execution_options(populate_existing=True, render_nulls=True)
             )
-            return list(await self.session.scalars(stmt, batch))
+            return list(await self.session.scalars(stmt, rows_in))
         # SQLAlchemy has no implicit sentinel on SQLite, so sort_by_parameter_order would send
         # one INSERT per row. SQLite gives the rows of one INSERT … VALUES rowids max+1, max+2, …
         # in VALUES order (one writer at a time), so ordering by id restores the input order.
-        rows: list[ModelT] = list(await self.session.scalars(self._insert, batch))
+        stmt = self._insert.execution_options(render_nulls=True)
+        rows: list[ModelT] = list(await self.session.scalars(stmt, rows_in))
         return sorted(rows, key=lambda row: row.id)  # type: ignore[attr-defined]
 
     # -- reads ------------------------------------------------------------------
@@ -180,7 +199,9 @@ class AppendOnlyRepository(Generic[ModelT]):
         if _checked_id(id, load=load) is None:
             return None
         if not load:
-            found = await self._read(lambda: self.session.get(self.model, id))
+            found = await get_direct(self.session, self.model, id)
+            if found is NOT_TAKEN:
+                found = await self._read(lambda: self.session.get(self.model, id))
         else:
             stmt = self._select(load=load).where(self._pk == id)
             found = (await self._scalars(stmt.execution_options(populate_existing=True))).first()
@@ -209,7 +230,50 @@ class AppendOnlyRepository(Generic[ModelT]):
         stmt = self._select(
             *self._filter(filters), include_inactive=include_inactive, order_by=order_by, load=load
         )
-        return list(await self._scalars(stmt.limit(rows).offset(skipped)))
+        if skipped:
+            # Deferred join: OFFSET skips rows of the ids alone (which the order's index
+            # covers), and only the page's rows are read whole. Still in proportion to the
+            # offset: get_page is the flat way deep into a table.
+            page = stmt.with_only_columns(self._pk).limit(rows).offset(skipped)
+            stmt = stmt.where(self._pk.in_(page.scalar_subquery()))
+            return list(await self._scalars(stmt))
+        return list(await self._scalars(stmt.limit(rows)))
+
+    async def get_page(
+        self,
+        *,
+        filters: Filters = None,
+        order_by: str | Sequence[str] | None = None,
+        limit: int = 50,
+        after: str | None = None,
+        include_inactive: bool = False,
+        load: Sequence[str] = (),
+    ) -> Page[ModelT]:
+        """One page of ``get_all``'s rows, by keyset: ``after`` is the previous page's
+        ``next_cursor`` (None for the first page), so any page costs what the first does.
+
+        ``limit`` is 1 or more. Paging while rows are written never repeats a row nor
+        skips one that existed throughout. ``next_cursor`` is None on the last page; it
+        belongs to this model and ``order_by``: another order's, an edited or a made-up
+        cursor is a ValidationError (see ``asyncdata.repositories._paging``).
+        """
+        size = check_row_count(limit, "limit", optional=False)
+        if not size:
+            raise ValidationError(f"limit={limit!r}: must be at least 1", fields=["limit"])
+        stmt = self._select(
+            *self._filter(filters), include_inactive=include_inactive, order_by=order_by, load=load
+        )  # checks every argument but the cursor
+        names = () if order_by is None else _order_names(order_by)
+        keys = order_keys(self.model, names or self.default_order)
+        start = decode_cursor(self.model, keys, after)
+        if start is not None:
+            stmt = stmt.where(after_clause(self.model, keys, start))
+        # one row more than asked tells whether another page follows
+        rows: list[ModelT] = list(await self._scalars(stmt.limit(min(size, MAX_ROW_COUNT - 1) + 1)))
+        if len(rows) <= size:
+            return Page(items=rows, next_cursor=None)
+        items = rows[:size]
+        return Page(items=items, next_cursor=encode_cursor(self.model, keys, items[-1]))
 
     async def count(self, *, filters: Filters = None, include_inactive: bool = False) -> int:
         """How many rows ``get_all`` would return without limit and offset."""
@@ -368,6 +432,11 @@ def _names(names: Any, purpose: str) -> tuple[str, ...]:
             f"{purpose}={names!r}: must be a name or a list of names", fields=[purpose]
         )
     return tuple(names)
+
+
+def _order_names(order_by: Any) -> tuple[str, ...]:
+    names = (order_by,) if isinstance(order_by, str) else order_by
+    return _names(names, "order_by")
 
 
 def _checked_id(id: Any, *, load: Any = ()) -> int | None:

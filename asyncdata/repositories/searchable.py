@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from sqlalchemy import String, bindparam, column, literal_column, select, table
+from sqlalchemy.sql.elements import ColumnElement
+
 from asyncdata._arguments import check_flag, check_row_count, check_text
 from asyncdata._sql import contains_text
 from asyncdata.errors import ValidationError
+from asyncdata.models._fts import FTS_SUFFIX, FTS_TABLES
 from asyncdata.models.folded import SEPARATOR, fold, folded_changes
 from asyncdata.repositories.base import AppendOnlyRepository, ModelT
 
@@ -52,5 +56,30 @@ class Searchable(AppendOnlyRepository[ModelT]):
         if not needle:
             return []
         match = contains_text(self.model.__table__.c.search_text, needle)
-        stmt = self._select(match, include_inactive=include_inactive)
+        narrowed = self._trigram_candidates(needle)
+        stmt = self._select(*narrowed, match, include_inactive=include_inactive)
         return list(await self._scalars(stmt.limit(first)))
+
+    def _trigram_candidates(self, needle: str) -> list[ColumnElement[bool]]:
+        """On SQLite, ``id IN`` the rows whose FTS5 trigram index holds every trigram of
+        ``needle`` (see ``asyncdata.models._fts``): an index lookup that narrows the rows
+        the exact test reads. Nothing for a needle under three characters (no trigram), on
+        PostgreSQL (its GIN index serves the ``LIKE`` itself) or for a table without one."""
+        name = self._table.name
+        if len(needle) < 3 or name not in FTS_TABLES:
+            return []
+        if self.session.get_bind().dialect.name != "sqlite":
+            return []
+        grams = list(dict.fromkeys(needle[i : i + 3] for i in range(len(needle) - 2)))
+        if len(grams) > _MAX_GRAMS:  # any subset still narrows to a superset of the answer
+            step = (len(grams) - 1) / (_MAX_GRAMS - 1)
+            grams = list(dict.fromkeys(grams[round(i * step)] for i in range(_MAX_GRAMS)))
+        query = " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+        fts = table(name + FTS_SUFFIX, column("rowid"))
+        matching = select(fts.c.rowid).where(
+            literal_column(fts.name).op("MATCH")(bindparam(None, query, String()))
+        )
+        return [self._pk.in_(matching)]
+
+
+_MAX_GRAMS = 12

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, cast
 
 from sqlalchemy import select
 
-from asyncdata._sql import contains_text
+from asyncdata._sql import contains_text, in_values
 from asyncdata._validation import (
     NO_MATCH,
     FieldRule,
@@ -94,11 +94,7 @@ class ScheduleRepository(Repository[Schedule]):
         """Start before end, and no overlap with another active window of that day."""
         fields = ("specialist_id", "day_of_week", "start_time", "end_time", "is_active")
         merged = _merged(values, current, fields)
-        if merged["start_time"] >= merged["end_time"]:
-            raise ValidationError(
-                f"start_time={merged['start_time']} must be before end_time={merged['end_time']}",
-                fields=["start_time", "end_time"],
-            )
+        _check_order(merged)
         if merged.get("is_active", True):
             await self._lock_specialist(merged["specialist_id"])
             clash = await self.first_where(
@@ -109,24 +105,42 @@ class ScheduleRepository(Repository[Schedule]):
                 Schedule.id != (current.id if current is not None else -1),
             )
             if clash is not None:
-                raise ConflictError(
-                    f"window {merged['start_time']}-{merged['end_time']} on day "
-                    f"{merged['day_of_week']} overlaps active window "
-                    f"{clash.start_time}-{clash.end_time} (schedule id={clash.id})",
-                    constraint="schedule_overlap",
-                    fields=["start_time", "end_time"],
-                )
+                raise _stored_clash(merged, clash)
         return values
 
     async def prepare_many(
         self, rows: list[dict[str, Any]], *, enforce: bool
     ) -> list[dict[str, Any]]:
-        """``prepare`` checks each row against stored windows; this adds the batch's own."""
-        prepared = await super().prepare_many(rows, enforce=enforce)
+        """``prepare`` for a batch in two statements whatever its size: lock the batch's
+        specialists (in id order, so two batches cannot deadlock), read their active
+        windows, then check every row against those and the batch's own, in Python."""
+        for row in rows:
+            _check_order(row)
         active = sorted(
-            (row for row in prepared if row.get("is_active", True)),
+            (row for row in rows if row.get("is_active", True)),
             key=lambda row: (row["specialist_id"], row["day_of_week"], row["start_time"]),
         )
+        if not active:
+            return rows
+        ids = sorted({row["specialist_id"] for row in active})
+        await self.session.execute(
+            select(Specialist.id)
+            .where(in_values(Specialist.id, ids))
+            .order_by(Specialist.id)
+            .with_for_update()
+        )
+        stored: dict[tuple[int, int], list[Any]] = {}
+        windows = await self.session.execute(
+            select(Schedule.id, *(Schedule.__table__.c[k] for k in _WINDOW))
+            .where(in_values(Schedule.specialist_id, ids), Schedule.is_active.is_(True))
+            .order_by(Schedule.id)
+        )
+        for window in windows:
+            stored.setdefault((window.specialist_id, window.day_of_week), []).append(window)
+        for row in active:
+            for window in stored.get((row["specialist_id"], row["day_of_week"]), ()):
+                if window.start_time < row["end_time"] and window.end_time > row["start_time"]:
+                    raise _stored_clash(row, window)
         for before, after in pairwise(active):
             same_day = all(before[k] == after[k] for k in ("specialist_id", "day_of_week"))
             if same_day and after["start_time"] < before["end_time"]:
@@ -137,7 +151,7 @@ class ScheduleRepository(Repository[Schedule]):
                     constraint="schedule_overlap",
                     fields=["start_time", "end_time"],
                 )
-        return prepared
+        return rows
 
     async def _lock_specialist(self, specialist_id: int) -> None:
         # Serialises window checks per specialist on PostgreSQL (SQLite writes are serial already).
@@ -207,6 +221,27 @@ class DayOffRepository(Searchable[DayOff], Repository[DayOff]):
             return False
         found = await self.first_where(DayOff.specialist_id == sid, DayOff.date == day)
         return found is not None
+
+
+_WINDOW = ("specialist_id", "day_of_week", "start_time", "end_time")
+
+
+def _check_order(window: dict[str, Any]) -> None:
+    if window["start_time"] >= window["end_time"]:
+        raise ValidationError(
+            f"start_time={window['start_time']} must be before end_time={window['end_time']}",
+            fields=["start_time", "end_time"],
+        )
+
+
+def _stored_clash(window: dict[str, Any], clash: Any) -> ConflictError:
+    return ConflictError(
+        f"window {window['start_time']}-{window['end_time']} on day "
+        f"{window['day_of_week']} overlaps active window "
+        f"{clash.start_time}-{clash.end_time} (schedule id={clash.id})",
+        constraint="schedule_overlap",
+        fields=["start_time", "end_time"],
+    )
 
 
 def _merged(values: dict[str, Any], current: Any, names: tuple[str, ...]) -> dict[str, Any]:

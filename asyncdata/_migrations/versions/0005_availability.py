@@ -7,34 +7,38 @@ null: the date is closed).
 
 Bookings get ``blocked_from``/``blocked_until``, the span a booking keeps with
 the buffers in force when it was made; existing rows get their own times
-(buffers 0). The overlap guard of 0002 is rebuilt over that span under the same
+(buffers 0). The overlap guard (0002, bounded by 0004) is rebuilt over that span under the same
 name: on PostgreSQL the exclusion constraint over ``tstzrange(blocked_from,
 blocked_until)``; on SQLite the triggers, whose lookup is bounded below by the
 longest possible span (1440 + 2 * 240 minutes) and served by the new index on
-``(specialist_id, blocked_from)``. Downgrade restores 0002's guard and drops the
-rest.
+``(specialist_id, blocked_from)``. SQLite rebuilds bookings for the new CHECK and
+NOT NULLs; its other triggers (0004's search index upkeep) are put back. Downgrade
+restores 0004's guard and drops the rest.
 
 Revision ID: 0005_availability
-Revises: 0003_folded_text
+Revises: 0004_scale
 Create Date: 2026-11-29
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 
 from alembic import op
 
 revision: str = "0005_availability"
-down_revision: str | None = "0003_folded_text"
+down_revision: str | None = "0004_scale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NAME = "ex_bookings_no_overlap"
 LONGEST = 1440 + 2 * 240
-OLD_CLASH = (
+OLD_CLASH = (  # 0004_scale's
     "SELECT RAISE(ABORT, '{name}') WHERE EXISTS (SELECT 1 FROM bookings AS other "
     "WHERE other.specialist_id = NEW.specialist_id AND other.status <> 'cancelled' "
+    "AND other.starts_at >= datetime(NEW.starts_at, '-1440 minutes') "
     "AND other.starts_at < NEW.ends_at AND NEW.starts_at < other.ends_at{extra});"
 )
 NEW_CLASH = (
@@ -81,6 +85,25 @@ def _create_guard(clash: str, start: str, end: str) -> None:
         f"status ON bookings WHEN NEW.status <> 'cancelled' BEGIN "
         f"{clash.format(name=NAME, extra=' AND other.id <> NEW.id')} END"
     )
+
+
+@contextmanager
+def _batch_bookings() -> Iterator[Any]:
+    """A batch over bookings. On SQLite that rebuilds the table, which loses its triggers
+    (0004's search index upkeep): they are read first and created again afterwards."""
+    bind = op.get_bind()
+    saved: list[str] = []
+    if bind.dialect.name == "sqlite":
+        triggers = bind.execute(
+            sa.text(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'bookings'"
+            )
+        ).scalars()
+        saved = [sql for sql in triggers if sql]
+    with op.batch_alter_table("bookings") as batch:
+        yield batch
+    for sql in saved:
+        op.execute(sql)
 
 
 def upgrade() -> None:
@@ -145,7 +168,7 @@ def upgrade() -> None:
     op.add_column("bookings", sa.Column("blocked_until", sa.DateTime(timezone=True)))
     op.execute("UPDATE bookings SET blocked_from = starts_at, blocked_until = ends_at")
     # Nothing references bookings, so SQLite's batch copy of the table is safe here.
-    with op.batch_alter_table("bookings") as batch:
+    with _batch_bookings() as batch:
         batch.alter_column("blocked_from", existing_type=sa.DateTime(timezone=True), nullable=False)
         batch.alter_column(
             "blocked_until", existing_type=sa.DateTime(timezone=True), nullable=False
@@ -162,7 +185,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     _drop_guard()
     op.drop_index("ix_bookings_specialist_id_blocked_from", table_name="bookings")
-    with op.batch_alter_table("bookings") as batch:
+    with _batch_bookings() as batch:
         batch.drop_constraint(op.f("ck_bookings_blocked_covers_booking"), type_="check")
         batch.drop_column("blocked_until")
         batch.drop_column("blocked_from")
