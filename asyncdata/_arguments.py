@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any, Final, cast
 
+from asyncdata._vocabulary import fold
 from asyncdata.errors import ValidationError
-from asyncdata.models.folded import fold
 
 __all__ = [
     "FIRST_INSTANT_DATE",

@@ -25,8 +25,8 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from asyncdata._timezones import utc_interval
+from asyncdata._vocabulary import OVERLAP_CONSTRAINT, BookingStatus
 from asyncdata.errors import ConflictError, ValidationError
-from asyncdata.models.booking import OVERLAP_CONSTRAINT, BookingStatus
 
 __all__ = [
     "ALLOWED_MOVES",
@@ -267,6 +267,8 @@ def free_slots(
                     local = start.astimezone(tz)
                     if _round_trips(local, on_date):
                         found[start] = local
+            if last - kf < step:
+                break  # the next candidate is past the window (adding may pass year 9999)
             kf += step
     return [found[s] for s in sorted(found)]
 

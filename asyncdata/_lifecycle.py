@@ -25,10 +25,12 @@ from enum import Enum
 from typing import Any, Final
 
 from asyncdata._arguments import check_text, shown
+from asyncdata._vocabulary import BookingStatus
 from asyncdata.errors import ValidationError
-from asyncdata.models.booking import BookingStatus
 
 __all__ = [
+    "CHANGED",
+    "CLIENT_FIELDS",
     "HISTORY_FIELDS",
     "IDEMPOTENCY_KEY_LENGTH",
     "Kind",
@@ -166,14 +168,27 @@ def created_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: json_value(given[k]) for k in HISTORY_FIELDS if given.get(k) is not None}
 
 
+CLIENT_FIELDS: Final = frozenset({"client_name", "client_email", "client_phone", "notes"})
+"""A client's personal data: history records that these changed, never their values, so
+that erasing the client (``erase_client``) leaves none behind, whatever the entry's kind
+and whatever address the booking had then."""
+
+CHANGED: Final = "<changed>"
+"""What a history entry holds, old and new, for a client field that changed."""
+
+
 def diff(
     current: Mapping[str, Any], values: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(old, new)``: the caller-visible fields ``values`` changes, before and after."""
+    """``(old, new)``: the caller-visible fields ``values`` changes, before and after; a
+    client field (``CLIENT_FIELDS``) as ``CHANGED`` on both sides."""
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
     for key, value in values.items():
         if key in _DERIVED or current.get(key) == value:
+            continue
+        if key in CLIENT_FIELDS:
+            old[key] = new[key] = CHANGED
             continue
         old[key] = json_value(current.get(key))
         new[key] = json_value(value)

@@ -111,6 +111,14 @@ def _flushed(session: Session, _context: Any) -> None:
     session.info[_WRITTEN] = True
 
 
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    # So is a commit of the caller's own db.execute(insert/update/delete/text(...)), which
+    # no flush sees. Reads outside blocks never commit (they roll back), so only the
+    # caller's transactions and the library's writes get here.
+    session.info[_WRITTEN] = True
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _released(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:

@@ -269,6 +269,18 @@ def test_free_slots_plain_day_default_step_is_the_duration() -> None:
     assert len(slots(duration_minutes=45)) == 10
 
 
+def test_free_slots_at_the_end_of_the_calendar_stop_before_year_10000() -> None:
+    """The step after the last candidate of 9999-12-29 in UTC-12 would pass year 9999."""
+    found = slots(
+        on_date=date(9999, 12, 29),
+        tz=ZoneInfo("Etc/GMT+12"),
+        windows=[Window(time(22), time(23, 59))],
+        duration_minutes=30,
+        step_minutes=3000,
+    )
+    assert walls(found) == ["22:00-1200"]
+
+
 def test_free_slots_day_off_no_windows_and_past() -> None:
     assert slots(day_off=True) == []
     assert slots(windows=[]) == []

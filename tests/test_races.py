@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asyncdata.database import transaction
 from asyncdata.errors import AsyncDataError, ConflictError, ValidationError
 from asyncdata.models import Booking, BookingStatus, Specialist
-from asyncdata.repositories import BookingRepository
+from asyncdata.repositories import BookingRepository, ScheduleRepository, SpecialistRepository
 from tests.helpers import make_specialist, next_weekday
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -271,3 +272,45 @@ async def test_fifty_tasks_booking_into_each_others_buffers(
             assert any(abs(minute(row["booking_time"]) - k) < 20 for k in kept), row
     assert [b.id for b in await stored(sessions, bea.id)] == [b.id for b in winners]
     assert all(b.blocked_until - b.blocked_from == timedelta(minutes=20) for b in winners)
+
+
+async def test_imports_over_the_same_specialists_lock_them_in_one_order(
+    db: AsyncSession, sessions: Sessions, backend: str
+) -> None:
+    """Writes lock their specialists in id order, whatever order their windows put them in:
+    two imports over the same two specialists wait for each other, never deadlock."""
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no row locks to order")
+    specialists = SpecialistRepository(db)
+    first = await specialists.create({"name": "First", "email": "first@example.com"})
+    second = await specialists.create({"name": "Second", "email": "second@example.com"})
+    monday, tuesday = next_weekday(0), next_weekday(1)
+    # `first` opens earlier on Mondays, `second` on Tuesdays.
+    await ScheduleRepository(db).create_many(
+        {"specialist_id": s.id, "day_of_week": day, "start_time": time(h), "end_time": time(12)}
+        for s, day, h in ((first, 0, 8), (second, 0, 9), (first, 1, 10), (second, 1, 7))
+    )
+
+    def at(specialist: Specialist, on_date: date, hour: int) -> dict[str, Any]:
+        return booking(specialist.id, time(hour)) | {"booking_date": on_date}
+
+    async def holder() -> None:  # a booking of `first` in a block holds its lock a moment
+        async with sessions() as own, transaction(own):
+            await BookingRepository(own).create(at(first, monday, 11))
+            await asyncio.sleep(1.0)
+
+    async def imports(rows: list[dict[str, Any]], delay: float) -> int:
+        await asyncio.sleep(delay)
+        async with sessions() as own:
+            return len(await BookingRepository(own).create_many(rows))
+
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            holder(),
+            imports([at(first, monday, 9), at(second, monday, 10)], 0.2),
+            imports([at(first, tuesday, 10), at(second, tuesday, 8)], 0.4),
+            return_exceptions=True,
+        ),
+        30,
+    )
+    assert results == [None, 2, 2]

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -378,6 +378,22 @@ async def test_a_session_that_flushed_its_own_changes_reads_from_the_primary(
         await db.commit()
         recovery.take()
         again = await SpecialistRepository(db).first_where(Specialist.bio == "edited by hand")
+        assert again is not None and recovery.take() == [False]
+
+
+@needs_pg
+async def test_a_session_that_committed_its_own_core_write_reads_from_the_primary(
+    topology: Topology, routed: AsyncEngine, recovery: Recovery
+) -> None:
+    """No flush sees ``db.execute(update(...))``; its commit still sends the session's
+    later reads to the primary."""
+    specialist_id = await written_and_replayed(topology, routed)
+    async with sessions_of(routed)() as db:
+        stmt = update(Specialist).where(Specialist.id == specialist_id).values(bio="by Core")
+        await db.execute(stmt)
+        await db.commit()
+        recovery.take()
+        again = await SpecialistRepository(db).first_where(Specialist.bio == "by Core")
         assert again is not None and recovery.take() == [False]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DDL, CheckConstraint, Enum, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from asyncdata._vocabulary import OVERLAP_CONSTRAINT, BookingStatus
 from asyncdata.models.base import Base, TimestampMixin
 from asyncdata.models.folded import folded_column, search_text
 
@@ -33,18 +33,6 @@ REFERENCE_BYTES = 18
 def new_reference() -> str:
     """A fresh booking reference: ``REFERENCE_BYTES`` from ``secrets``, URL-safe base64."""
     return secrets.token_urlsafe(REFERENCE_BYTES)
-
-
-class BookingStatus(enum.StrEnum):
-    """Where a booking stands; cancelled, completed and no_show are final. ``held``: a hold
-    (``BookingRepository.hold``) that blocks its slot until ``hold_expires_at``."""
-
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    NO_SHOW = "no_show"
-    HELD = "held"
 
 
 class Booking(TimestampMixin, Base):
@@ -121,15 +109,6 @@ class Booking(TimestampMixin, Base):
             f"{self.booking_date} {self.booking_time} {self.status}>"
         )
 
-
-OVERLAP_CONSTRAINT = "ex_bookings_no_overlap"
-"""Forbids the blocked intervals ``[blocked_from, blocked_until)`` of two non-cancelled
-bookings of one specialist from overlapping (a booking plus its buffers).
-
-Alembic revision 0005 creates it (0002 guarded ``[starts_at, ends_at)``); the same DDL
-below runs when ``create_all`` builds the table, so the fallback schema is guarded too.
-Autogenerate cannot compare it, so ``alembic/env.py`` leaves it out of ``alembic check``.
-"""
 
 LONGEST_BLOCK_MINUTES = 1440 + 2 * 240
 """The longest blocked interval: a 1440-minute booking with two 240-minute buffers. The

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import Text
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, mapped_column
 
+from asyncdata._vocabulary import fold
+
 __all__ = [
     "SEPARATOR",
     "fold",
@@ -34,11 +36,6 @@ SEPARATOR = "\x1f"
 match never spans two fields."""
 
 Folder = Callable[..., str | None]
-
-
-def fold(text: str) -> str:
-    """``text`` in Unicode case-folded form: the one case-insensitive rule of the library."""
-    return text.casefold()
 
 
 def search_text(*fields: str | None) -> str:

@@ -148,10 +148,14 @@ async def load_calendar(
             stmt.add_columns(plan.c.kind, plan.c.dow, plan.c.on_date, plan.c.start_time)
             .add_columns(plan.c.end_time)
             .outerjoin(plan, plan.c.sid == Specialist.id)
-            .order_by(plan.c.start_time)
+            .order_by(Specialist.id, plan.c.start_time)
         )
     if lock:
+        # Rows are locked in the order the statement returns them: by id, the same order
+        # for every writer, so two writes over the same specialists never deadlock here.
         stmt = stmt.with_for_update(of=Specialist, key_share=True)
+        if not schedule:
+            stmt = stmt.order_by(Specialist.id)
     calendar = Calendar()
     for row in await session.execute(stmt):
         if row.id not in calendar.specialists:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Table, insert, null, update
+from sqlalchemy import Table, insert, null, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -38,6 +38,7 @@ from asyncdata._transactions import adopt, write
 from asyncdata._translate import translate_error
 from asyncdata._validation import check_value, normalised_email
 from asyncdata.models import AdminLog, Base, utcnow
+from asyncdata.models._fts import FTS_SUFFIX, FTS_TABLES
 
 __all__ = ["ERASED", "ERASED_EMAIL", "ERASED_NAME", "ERASE_ACTION", "Erased", "erase_client"]
 
@@ -59,16 +60,14 @@ class Erased:
     ``values`` maps each erased column to what it becomes (None: NULL). Rows
     are those whose ``email_column`` holds the client's folded address or,
     with ``parent=(column, table)``, those whose ``column`` refers to a row of
-    ``table`` that this erasure rewrote (list the parent first). ``only=(column,
-    values)`` narrows the rows to those whose ``column`` is one of ``values``. Erased
-    rows of tables without a parent are what ``erase_client`` counts.
+    ``table`` that this erasure rewrote (list the parent first). Erased rows of
+    tables without a parent are what ``erase_client`` counts.
     """
 
     table: str
     values: Mapping[str, Any]
     email_column: str = "client_email"
     parent: tuple[str, str] | None = None
-    only: tuple[str, tuple[Any, ...]] | None = None
 
 
 ERASED: tuple[Erased, ...] = (
@@ -85,15 +84,11 @@ ERASED: tuple[Erased, ...] = (
             "request_fingerprint": None,
         },
     ),
-    # The history keeps what happened and when; free-text reasons may name the client, and
-    # only ``updated`` entries carry client fields in their old/new values.
-    Erased("booking_changes", {"reason": None}, parent=("booking_id", "bookings")),
-    Erased(
-        "booking_changes",
-        {"old": None, "new": None},
-        parent=("booking_id", "bookings"),
-        only=("kind", ("updated",)),
-    ),
+    # The history keeps what happened and when. Its old/new values never hold client fields
+    # (``asyncdata._lifecycle.CLIENT_FIELDS`` are recorded as changed, not by value); the
+    # free text around them may name the client: the reason given, and who acted (a
+    # client cancelling their own booking).
+    Erased("booking_changes", {"reason": None, "actor": None}, parent=("booking_id", "bookings")),
     Erased(
         "user_sessions",
         {
@@ -137,8 +132,6 @@ def check_erased(entries: tuple[Erased, ...] = ERASED) -> None:
     for entry in entries:
         table = Base.metadata.tables[entry.table]
         missing = [name for name in entry.values if name not in table.c]
-        if entry.only is not None and entry.only[0] not in table.c:
-            missing.append(entry.only[0])
         if entry.parent is None:
             missing += [] if entry.email_column in table.c else [entry.email_column]
         elif entry.parent[1] not in seen or entry.parent[0] not in table.c:
@@ -169,9 +162,10 @@ async def erase_client(db: AsyncSession, email: str, *, admin_id: int) -> int:
     now = utcnow()
     async with write(db, translate_error):
         for entry in ERASED:
-            ids = await _erase(db, entry, address, erased, now)
-            erased[entry.table] = sorted({*erased.get(entry.table, ()), *ids})
+            erased[entry.table] = await _erase(db, entry, address, erased, now)
         counted = sum(len(erased[e.table]) for e in ERASED if e.parent is None)
+        if counted and db.get_bind().dialect.name == "sqlite":
+            await _purge_search_index(db, [table for table, ids in erased.items() if ids])
         if counted:
             details = {table: ids for table, ids in erased.items() if ids}
             entry_values = {
@@ -182,6 +176,20 @@ async def erase_client(db: AsyncSession, email: str, *, admin_id: int) -> int:
             }
             await db.execute(insert(AdminLog).values(entry_values))
     return counted
+
+
+async def _purge_search_index(db: AsyncSession, tables: list[str]) -> None:
+    """SQLite: merge the FTS5 trigram indexes of the erased tables into one segment.
+
+    FTS5 forgets a deleted entry by recording the deletion; the old trigrams stay in its
+    storage tables (``<table>_search_data``) until segments merge. ``optimize`` merges
+    them all now, so no fragment of an erased value survives there. It rewrites the whole
+    index (in proportion to the table), which a rare administrative call can afford.
+    """
+    for table in tables:
+        if table in FTS_TABLES:
+            fts = table + FTS_SUFFIX
+            await db.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('optimize')"))
 
 
 async def _erase(
@@ -201,8 +209,6 @@ async def _erase(
         if not parents:
             return []
         condition = in_values(table.c[entry.parent[0]], parents)
-    if entry.only is not None:
-        condition = condition & in_values(table.c[entry.only[0]], entry.only[1])
     values = {**entry.values, **_rebuilt(table, entry.values)}
     if "updated_at" in table.c:
         values["updated_at"] = now

@@ -108,6 +108,10 @@ def upgrade() -> None:
             "SET session_id = encode(sha256(convert_to(session_id, 'UTF8')), 'hex')"
         )
     _rewrite_sessions(SEARCH_AFTER, hash_ids=not postgresql)
+    if not postgresql:
+        # 0004's FTS5 index only marks the old search texts deleted; their trigrams (the
+        # ids' fragments) stay in its storage until rebuilt from the rewritten texts.
+        op.execute("INSERT INTO user_sessions_search(user_sessions_search) VALUES ('rebuild')")
     for statement in PG_GUARD if postgresql else SQLITE_GUARD:
         op.execute(statement)
     # erase_client finds a client's sessions by email, inside its write transaction.
