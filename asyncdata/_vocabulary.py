@@ -3,8 +3,9 @@ the overlap guard, and the one case-insensitive rule.
 
 The rule modules (``_availability``, ``_lifecycle``, ``_arguments``, ``_timezones``,
 ``_routing``) import no ORM, so they can be read and tested as plain functions over plain
-values; they take these names from here, and the models take them from here too
-(``asyncdata.models`` re-exports ``BookingStatus``).
+values (``tests/test_layering.py`` pins it). Those that need a status, the guard's name or
+the folding rule take it from here, and so do the models (``asyncdata.models`` re-exports
+``BookingStatus``).
 """
 
 from __future__ import annotations

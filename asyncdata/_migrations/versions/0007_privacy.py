@@ -5,8 +5,9 @@ Upgrade:
 * ``user_sessions.session_id`` holds the SHA-256 (64 hex digits) of each stored
   id from now on; the ids already stored are hashed in place (PostgreSQL with
   its ``sha256()`` in one UPDATE; SQLite has none, so in Python, in batches).
-  ``search_text`` of sessions is rebuilt without the id, so no stored copy of an
-  id survives.
+  ``search_text`` of sessions is rebuilt without the id, and on SQLite its FTS5
+  index (0004) is rebuilt from that text, so no stored copy or fragment of an id
+  survives.
 * ``admin_logs`` refuses UPDATE and DELETE in the database: on PostgreSQL a
   statement trigger (refusing TRUNCATE too) raising SQLSTATE 23001 with
   constraint ``admin_logs_append_only``; on SQLite BEFORE UPDATE / BEFORE DELETE
