@@ -58,7 +58,7 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """A specialist's booking rules beyond the windows (SPEC 16.1-16.2), as plain values.
+    """A specialist's booking rules beyond the windows, as plain values.
 
     ``buffer_before_minutes``/``buffer_after_minutes``: the span a booking keeps free around
     itself; ``min_notice_minutes``: how long after now a booking may start at the earliest

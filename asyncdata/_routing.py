@@ -1,4 +1,4 @@
-"""Which server a read goes to: the rule of SPEC 15.1 over plain values, no ORM.
+"""Which server a read goes to: the routing rule over plain values, no ORM.
 
 A read outside ``transaction(db)`` goes to a replica, taken in turn (round
 robin) so that the load spreads; everything else goes to the primary. A

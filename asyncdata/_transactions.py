@@ -107,7 +107,7 @@ def _connected(session: Session, _transaction: SessionTransaction, _connection: 
 
 @event.listens_for(Session, "after_flush")
 def _flushed(session: Session, _context: Any) -> None:
-    # The caller's own db.add()/commit() is a write too (read-your-writes, SPEC 15.1).
+    # The caller's own db.add()/commit() is a write too (read-your-writes).
     session.info[_WRITTEN] = True
 
 
@@ -347,7 +347,7 @@ async def read(
         return await _read_joined(db, block, run, translate)
     retried = False
     while True:
-        # A replica when the engine has some and the session has not written (SPEC 15.1).
+        # A replica when the engine has some and the session has not written.
         replica = _replicas.choose(db, written=bool(db.info.get(_WRITTEN)))
         try:
             with _replicas.routed(db, replica):

@@ -3,7 +3,7 @@
 ``--scale [--million] [--sizes 10000,100000]``: bounded reads at growing table sizes.
 Also ``--only get_by_id,update`` (a subset), ``--smoke`` (a few rows, to check the
 machinery) and ``--profile OPERATION [--calls N]`` (where asyncdata's extra time goes).
-``--replicas [--rounds N]`` instead measures the scale-out of SPEC 15 on servers of its
+``--replicas [--rounds N]`` instead measures read replicas and PgBouncer on servers of its
 own (``benchmarks/scaling.py``).
 """
 

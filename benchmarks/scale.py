@@ -1,4 +1,4 @@
-"""``python -m benchmarks --scale``: do bounded reads stay flat as the tables grow (SPEC 14)?
+"""``python -m benchmarks --scale``: do bounded reads stay flat as the tables grow?
 
 For each size (10k and 100k rows by default, 1M with ``--million``) a fresh
 database is loaded through asyncdata's own ``create_many`` (so the load time is

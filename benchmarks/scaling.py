@@ -1,4 +1,4 @@
-"""``python -m benchmarks --replicas``: the scale-out mechanism of SPEC 15, measured.
+"""``python -m benchmarks --replicas``: read replicas and PgBouncer, measured.
 
 Starts its own servers on loopback, as ``tests/test_scaling_out.py`` does
 (``tests.helpers_pg``): a throwaway primary cluster, a streaming replica of

@@ -1,4 +1,4 @@
-"""Write-side figures of issue 10: ``--load`` (create_many against asyncpg executemany and
+"""Write-side figures of the scale work: ``--load`` (create_many against asyncpg executemany and
 COPY of the same rows), ``--one-specialist`` (create_many linear in its rows on SQLite)
 and ``--index-cost`` (what revision 0004's indexes cost writes)."""
 
@@ -92,7 +92,7 @@ async def compare_load(pg_url: str, rows: int, progress: Progress) -> str:
 
 async def one_specialist(backend: str, pg_url: str | None, progress: Progress) -> str:
     """``create_many`` of 10k then 20k bookings of one specialist (each into a fresh
-    database): SPEC 14.3 wants the time linear in the rows however they are spread, and
+    database): the time must be linear in the rows however they are spread, and
     the SQLite overlap guard used to walk the specialist's whole history per row."""
     found = {}
     for rows in (10_000, 20_000):

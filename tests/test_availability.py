@@ -388,7 +388,7 @@ LEGAL = {
     (S.CONFIRMED, S.COMPLETED),
     (S.CONFIRMED, S.CANCELLED),
     (S.CONFIRMED, S.NO_SHOW),
-    # SPEC 17: a hold moves on (the expiry rule is asyncdata._lifecycle.check_hold_move)
+    # a hold moves on (the expiry rule is asyncdata._lifecycle.check_hold_move)
     (S.HELD, S.PENDING),
     (S.HELD, S.CONFIRMED),
     (S.HELD, S.CANCELLED),
@@ -604,7 +604,7 @@ def test_with_step_one_slots_are_exactly_the_bookable_minutes(sc: Scenario) -> N
     assert [s.astimezone(UTC) for s in sc.free()] == sorted(set(bookable_starts))
 
 
-# --- buffers, date overrides, notice and horizon (SPEC 16) ---------------------------------
+# --- buffers, date overrides, notice and horizon ---------------------------------
 
 
 @dataclass(frozen=True)

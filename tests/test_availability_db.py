@@ -1,4 +1,4 @@
-"""SPEC 16 against real databases: buffers kept by the overlap guard, date overrides,
+"""Availability against real databases: buffers kept by the overlap guard, date overrides,
 notice and horizon, and ``get_availability`` (equal to day-by-day slots, two statements)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC 17: holds, idempotent creates, no-op moves, references and history, both backends.
+"""The booking lifecycle: holds, idempotent creates, no-op moves, references, history.
 
 Races between sessions are in ``tests/test_lifecycle_races.py``; the plain rules are
 tested here without a database first.

@@ -1,4 +1,4 @@
-"""SPEC 17 under races: many tasks, each with its own session, on both backends.
+"""The booking lifecycle under races: many tasks, each with its own session, on both backends.
 
 Holds racing for a slot, an expired hold racing new bookings, retries with one
 idempotency key, and concurrent identical status moves.

@@ -1,4 +1,4 @@
-"""Privacy and security (SPEC 18): hashed session ids, a database-guarded admin log, erasure.
+"""Privacy and security: hashed session ids, a database-guarded admin log, erasure.
 
 Every database test runs on SQLite and PostgreSQL. The session-id tests look for
 the id in everything a caller or an operator can see: results, reprs, error

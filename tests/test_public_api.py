@@ -180,7 +180,7 @@ SPEC_COLUMNS: dict[str, set[str]] = {
         "notes",
         "created_at",
         "updated_at",
-        # SPEC 17: holds, idempotent requests, public references
+        # holds, idempotent requests, public references
         "reference",
         "hold_expires_at",
         "idempotency_key",

@@ -151,7 +151,7 @@ async def test_complete_and_cancel_racing_on_a_confirmed_booking_one_wins(
 
     assert unexpected(results, ValidationError, ConflictError) == []
     winners = [r for r in results if isinstance(r, Booking)]
-    # One move wins; repeating it is a no-op that returns the booking (SPEC 17.3).
+    # One move wins; repeating it is a no-op that returns the booking.
     assert winners and {w.status for w in winners} == {winners[0].status}
     winner_status = winners[0].status
     assert winner_status in (BookingStatus.COMPLETED, BookingStatus.CANCELLED)
@@ -200,7 +200,7 @@ async def test_confirm_and_cancel_racing_on_pending_bookings_stay_serial(
             for (booking_id, m), r in zip(calls, results, strict=True)
             if booking_id == t.id and isinstance(r, Booking)
         ]
-        # Repeating a move that already happened returns the booking (SPEC 17.3), so many
+        # Repeating a move that already happened returns the booking, so many
         # calls may "win"; the history shows the moves that really happened, in order.
         assert won
         expected = BookingStatus.CANCELLED if "cancel" in won else BookingStatus.CONFIRMED

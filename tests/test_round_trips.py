@@ -1,4 +1,4 @@
-"""Round trips per call, counted by the server itself (SPEC 10.4, issue 10).
+"""Round trips per call, counted by the server itself.
 
 A throwaway PostgreSQL cluster logs every protocol step of every statement
 (``log_min_duration_statement=0``: ``parse``, ``bind``/``execute``, or

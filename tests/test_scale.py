@@ -1,4 +1,4 @@
-"""Scale (SPEC 14): statements per batch whatever the rows, the bounded overlap guard,
+"""Scale: statements per batch whatever the rows, the bounded overlap guard,
 keyset pages. Timings are shown by ``python -m benchmarks --scale``, never asserted here."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Beyond one server (SPEC 15): read replicas (``DB_READ_URLS``) and PgBouncer (``DB_PGBOUNCER``).
+"""Beyond one server: read replicas (``DB_READ_URLS``) and PgBouncer (``DB_PGBOUNCER``).
 
 The real thing, started here on loopback and removed afterwards: a throwaway
 primary cluster, a streaming replica of it made by ``pg_basebackup -R``, and a

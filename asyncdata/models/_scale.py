@@ -1,4 +1,4 @@
-"""Indexes that keep bounded reads flat as tables grow (SPEC 14.1), and their DDL.
+"""Indexes that keep bounded reads flat as tables grow, and their DDL.
 
 Kept apart from the models they index so each reads as "what the data is",
 and this module as "what makes the reads fast":

@@ -52,7 +52,7 @@ class Specialist(TimestampMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     buffer_before_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
-    """Minutes kept free before each new booking (0-240); see SPEC 16.1."""
+    """Minutes kept free before each new booking (0-240)."""
     buffer_after_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
     """Minutes kept free after each new booking (0-240)."""
     min_notice_minutes: Mapped[int] = mapped_column(default=0, server_default="0")

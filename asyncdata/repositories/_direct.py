@@ -1,4 +1,4 @@
-"""``get_by_id`` in one round trip and little else, on PostgreSQL (SPEC 10.4, 14).
+"""``get_by_id`` in one round trip and little else, on PostgreSQL.
 
 A primary-key read outside any transaction is the hottest call there is, and
 through the session it pays for machinery it does not need: the session's

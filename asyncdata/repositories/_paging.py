@@ -1,4 +1,4 @@
-"""Keyset pagination (SPEC 14.2): the ``Page`` a repository's ``get_page`` returns, its
+"""Keyset pagination: the ``Page`` a repository's ``get_page`` returns, its
 opaque cursor, and the ``WHERE`` that starts a page right after the cursor's row.
 
 A page is "the next ``limit`` rows in the order, after this row", found through

@@ -287,7 +287,7 @@ class BookingRepository(Searchable[Booking], BookingLifecycle):
         duration_minutes: int = 60,
         step_minutes: int | None = None,
     ) -> dict[int, dict[date, list[datetime]]]:
-        """``get_available_slots`` of every specialist and day at once (SPEC 16.4).
+        """``get_available_slots`` of every specialist and day at once.
 
         ``{specialist_id: {local date: [start, ...]}}`` with every date from ``date_from``
         to ``date_to`` (both included, at most 92 days), each specialist's days on its own

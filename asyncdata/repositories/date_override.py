@@ -21,7 +21,7 @@ MAX_WINDOWS = 48
 
 
 class DateOverrideRepository(Repository[DateOverride]):
-    """A specialist's date overrides (SPEC 16.3). ``set_day`` and ``clear_day`` are the
+    """A specialist's date overrides. ``set_day`` and ``clear_day`` are the
     calls to use: they write a date as one unit. The generic calls work on single rows
     (a date whose rows mix a closed row with windows has those windows)."""
 
