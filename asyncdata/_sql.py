@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import Boolean, String, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["binary_text", "contains_text", "in_values"]
+__all__ = ["binary_text", "contains_text", "equal_or_in", "in_values"]
 
 
 class _contains_text(FunctionElement[bool]):
@@ -78,6 +78,16 @@ class _in_values(FunctionElement[bool]):
     type = Boolean()
     inherit_cache = True
     name = "asyncdata_in_values"
+
+
+def equal_or_in(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column = v`` for one value (cheaper to execute than an IN), else an expanding IN:
+    for the few values of one call (its specialists, weekdays, dates), where ``in_values``
+    serves lists of any length."""
+    wanted = set(values)
+    if len(wanted) == 1:
+        return cast(ColumnElement[bool], column == next(iter(wanted)))
+    return cast(ColumnElement[bool], column.in_(wanted))
 
 
 def in_values(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:

@@ -17,9 +17,8 @@ Revision ``0004_scale`` creates these objects; ``create_all`` runs the same DDL 
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Table, event
-
 from asyncdata.models.admin_log import AdminLog
+from asyncdata.models.base import on_ddl
 from asyncdata.models.booking import Booking
 from asyncdata.models.specialist import Specialist
 from asyncdata.models.user_session import UserSession
@@ -56,12 +55,6 @@ def fts_drop(table: str) -> list[str]:
 
 
 for _model in (Specialist, Booking, UserSession, AdminLog):
-    _table = _model.__table__
-    assert isinstance(_table, Table)
-    for _event, _statements in (("after_create", fts_ddl), ("after_drop", fts_drop)):
-        for _statement in _statements(_table.name):
-            event.listen(
-                _table,
-                _event,
-                DDL(_statement).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
-            )
+    _name = _model.__tablename__
+    on_ddl(_model.__table__, "after_create", {"sqlite": fts_ddl(_name)})
+    on_ddl(_model.__table__, "after_drop", {"sqlite": fts_drop(_name)})

@@ -19,10 +19,10 @@ from here.
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Index, event
+from sqlalchemy import Index
 
 from asyncdata.models.admin_log import AdminLog
-from asyncdata.models.base import Base
+from asyncdata.models.base import Base, on_ddl
 from asyncdata.models.booking import Booking
 from asyncdata.models.specialist import Specialist
 from asyncdata.models.user_session import UserSession
@@ -55,10 +55,4 @@ for _model in (Specialist, Booking, UserSession, AdminLog):
         postgresql_ops={"search_text": "gin_trgm_ops"},
     ).ddl_if(dialect="postgresql")
 
-event.listen(
-    Base.metadata,
-    "before_create",
-    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(  # type: ignore[no-untyped-call]
-        dialect="postgresql"
-    ),
-)
+on_ddl(Base.metadata, "before_create", {"postgresql": ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]})

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, JSON, BigInteger, Index, String, Text, event, func
+from sqlalchemy import JSON, BigInteger, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from asyncdata.models.base import Base, utcnow
+from asyncdata.models.base import Base, on_ddl, utcnow
 from asyncdata.models.folded import folded_column, search_text
 
 __all__ = ["APPEND_ONLY_GUARD", "AdminLog"]
@@ -69,10 +69,4 @@ _GUARDS = {
         for kind in ("update", "delete")
     ],
 }
-for _dialect, _statements in _GUARDS.items():
-    for _statement in _statements:
-        event.listen(
-            AdminLog.__table__,
-            "after_create",
-            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
-        )
+on_ddl(AdminLog.__table__, "after_create", _GUARDS)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Dialect, MetaData, func
+from sqlalchemy import DDL, DateTime, Dialect, MetaData, event, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["NAMING_CONVENTION", "Base", "TimestampMixin", "UTCDateTime", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "TimestampMixin", "UTCDateTime", "on_ddl", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -18,6 +19,17 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def on_ddl(target: Any, when: str, statements: Mapping[str, Iterable[str]]) -> None:
+    """Run each dialect's ``statements`` on that dialect only when ``target`` (a table, or
+    the metadata) fires ``when`` (``after_create``, ``after_drop``, ``before_create``): how
+    ``create_all`` builds what tables alone do not carry (guards, triggers, extensions),
+    the same statements the migrations run."""
+    for dialect, group in statements.items():
+        for statement in group:
+            ddl = DDL(statement).execute_if(dialect=dialect)  # type: ignore[no-untyped-call]
+            event.listen(target, when, ddl)
 
 
 def utcnow() -> datetime:

@@ -6,11 +6,11 @@ import secrets
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DDL, CheckConstraint, Enum, ForeignKey, Index, String, Text, event
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from asyncdata._vocabulary import OVERLAP_CONSTRAINT, BookingStatus
-from asyncdata.models.base import Base, TimestampMixin
+from asyncdata.models.base import Base, TimestampMixin, on_ddl
 from asyncdata.models.folded import folded_column, search_text
 
 if TYPE_CHECKING:
@@ -139,10 +139,4 @@ GUARDS = {
     ],
 }
 """The guard's DDL per dialect; revision 0005 runs the same statements."""
-for _dialect, _statements in GUARDS.items():
-    for _statement in _statements:
-        event.listen(
-            Booking.__table__,
-            "after_create",
-            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
-        )
+on_ddl(Booking.__table__, "after_create", GUARDS)

@@ -13,14 +13,14 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import Date, Integer, SmallInteger, Time, and_, literal_column, null, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from asyncdata._availability import NO_RULES, Interval, Rules, Window, day_windows, free_slots
+from asyncdata._sql import equal_or_in
 from asyncdata._timezones import zone
 from asyncdata.models import (
     Booking,
@@ -36,7 +36,6 @@ from asyncdata.models.booking import LONGEST_BLOCK_MINUTES
 __all__ = [
     "Calendar",
     "SpecialistInfo",
-    "equal_or_in",
     "free_days",
     "load_busy",
     "load_calendar",
@@ -70,14 +69,6 @@ class Calendar:
     def rules(self, specialist_id: int) -> Rules:
         info = self.specialists.get(specialist_id)
         return NO_RULES if info is None else info.rules
-
-
-def equal_or_in(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """``column = v`` for one value (cheaper to execute than an expanding IN), else IN."""
-    wanted = set(values)
-    if len(wanted) == 1:
-        return cast(ColumnElement[bool], column == next(iter(wanted)))
-    return cast(ColumnElement[bool], column.in_(wanted))
 
 
 async def load_calendar(

@@ -15,6 +15,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncdata._lifecycle import Kind
+from asyncdata._sql import equal_or_in
 from asyncdata.errors import ConflictError
 from asyncdata.models import Booking, BookingChange, BookingStatus
 
@@ -76,9 +77,7 @@ async def expire_holds(
         .returning(table.c.id)
     )
     if specialist_ids is not None:
-        ids = list(specialist_ids)
-        column = table.c.specialist_id
-        stmt = stmt.where(column == ids[0] if len(ids) == 1 else column.in_(ids))
+        stmt = stmt.where(equal_or_in(table.c.specialist_id, specialist_ids))
     expired = list((await session.execute(stmt)).scalars())
     old, new = {"status": BookingStatus.HELD.value}, {"status": BookingStatus.CANCELLED.value}
     await record(session, (entry(i, Kind.EXPIRED, old, new, at=now) for i in expired))
